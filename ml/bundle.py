@@ -1,0 +1,92 @@
+"""A model bundle is a directory: the joblib artifact, its metadata (with the artifact's sha256) and a card.
+
+Bundles are what the trainer writes, the registry stores and the server loads. Loading always checks the
+sha256 first, because joblib.load runs code from the file.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from ml.errors import IntegrityError, MLOpsError
+from ml.fileio import sha256_file, write_json_atomic
+
+ARTIFACT = "model.joblib"
+METADATA = "metadata.json"
+CARD = "model_card.md"
+
+
+def read_metadata(bundle_dir: str | Path) -> dict[str, Any]:
+    path = Path(bundle_dir) / METADATA
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MLOpsError(f"{path}: not found (is {bundle_dir} a model directory?)") from None
+    except (OSError, ValueError) as exc:
+        raise IntegrityError(f"{path}: unreadable metadata ({exc.__class__.__name__})") from None
+
+
+def write_metadata(bundle_dir: str | Path, metadata: dict[str, Any]) -> None:
+    write_json_atomic(Path(bundle_dir) / METADATA, metadata)
+
+
+def verify_artifact(bundle_dir: str | Path, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the metadata once the artifact's sha256 matches it; raise IntegrityError otherwise."""
+    bundle_dir = Path(bundle_dir)
+    metadata = metadata if metadata is not None else read_metadata(bundle_dir)
+    expected = metadata.get("artifact_sha256")
+    artifact = bundle_dir / ARTIFACT
+    if not expected:
+        raise IntegrityError(f"{bundle_dir / METADATA}: no artifact_sha256 recorded; refusing to load")
+    if not artifact.is_file():
+        raise IntegrityError(f"{artifact}: missing")
+    actual = sha256_file(artifact)
+    if actual != expected:
+        raise IntegrityError(
+            f"{artifact}: sha256 {actual[:12]}… does not match metadata {expected[:12]}…; refusing to load"
+        )
+    return metadata
+
+
+def load_bundle(bundle_dir: str | Path) -> tuple[Any, dict[str, Any]]:
+    """Verify, then load: returns (fitted estimator, metadata)."""
+    metadata = verify_artifact(bundle_dir)
+    try:
+        model = joblib.load(Path(bundle_dir) / ARTIFACT)
+    except Exception as exc:  # a verified file that still fails to load: incompatible library versions
+        raise IntegrityError(f"{Path(bundle_dir) / ARTIFACT}: cannot be loaded ({exc.__class__.__name__}: "
+                             f"{exc}); was it saved with other library versions?") from None
+    return model, metadata
+
+
+def save_bundle(model: Any, metadata: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
+    """Write artifact + metadata into out_dir, replacing it whole so readers never see a mix."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    try:
+        joblib.dump(model, staging / ARTIFACT)
+        metadata = {**metadata, "artifact": ARTIFACT, "artifact_sha256": sha256_file(staging / ARTIFACT)}
+        write_metadata(staging, metadata)
+        replace_dir(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return metadata
+
+
+def replace_dir(staging: Path, target: Path) -> None:
+    """Swap a fully written staging directory into place; the old one is removed afterwards."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{staging.name[-8:]}")
+        target.rename(old)
+    staging.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

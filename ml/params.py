@@ -1,0 +1,219 @@
+"""Load and check params.yaml, the one file a user edits; every problem is reported as one line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ml.errors import ParamsError
+from ml.metrics import METRICS
+
+FEATURE_TYPES = ("int", "float", "bool", "category")
+TASKS = tuple(METRICS)
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    type: str
+    min: float | None = None
+    max: float | None = None
+    values: tuple | None = None
+    nullable: bool = False
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in ("int", "float")
+
+
+@dataclass(frozen=True)
+class Gate:
+    min_improvement: float
+    require_significance: bool
+    confidence: float
+    bootstrap_resamples: int
+
+
+@dataclass(frozen=True)
+class Params:
+    root: Path
+    data_path: Path
+    sample_rows: int
+    task: str
+    target: str
+    features: tuple[Feature, ...]
+    model_class: str
+    model_params: dict[str, Any]
+    test_size: float
+    seed: int
+    primary_metric: str
+    direction: str
+    guardrails: dict[str, float]
+    gate: Gate
+    registry: dict[str, Any]
+    drift: dict[str, Any] = field(default_factory=dict)
+    serving: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def feature(self, name: str) -> Feature:
+        return next(f for f in self.features if f.name == name)
+
+    def path(self, relative: str | Path) -> Path:
+        """Resolve a path from params.yaml against the directory that holds it."""
+        return (self.root / relative).resolve()
+
+
+def _get(mapping: dict, key: str, where: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+    if key not in mapping or mapping[key] is None:
+        if default is ...:
+            raise ParamsError(f"params.yaml: missing '{where}{key}'")
+        return default
+    value = mapping[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) and kind in (int, float):
+        raise ParamsError(f"params.yaml: '{where}{key}' must be a number, got {value!r}")
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ParamsError(f"params.yaml: '{where}{key}' must be {names}, got {value!r}")
+    return value
+
+
+def _feature(name: str, spec: Any) -> Feature:
+    where = f"features.{name}."
+    if not isinstance(spec, dict):
+        raise ParamsError(f"params.yaml: 'features.{name}' must be a mapping with a 'type'")
+    unknown = set(spec) - {"type", "min", "max", "values", "nullable"}
+    if unknown:
+        raise ParamsError(f"params.yaml: unknown key '{where}{sorted(unknown)[0]}'")
+    ftype = _get(spec, "type", where, str)
+    if ftype not in FEATURE_TYPES:
+        raise ParamsError(f"params.yaml: '{where}type' must be one of {', '.join(FEATURE_TYPES)}, got {ftype!r}")
+    low = _get(spec, "min", where, float, None)
+    high = _get(spec, "max", where, float, None)
+    if (low is not None or high is not None) and ftype not in ("int", "float"):
+        raise ParamsError(f"params.yaml: '{where}min/max' only apply to int and float features")
+    if low is not None and high is not None and low > high:
+        raise ParamsError(f"params.yaml: '{where}min' ({low}) is greater than max ({high})")
+    values = _get(spec, "values", where, list, None)
+    if ftype == "category":
+        if not values:
+            raise ParamsError(f"params.yaml: '{where}values' must list the allowed categories")
+        values = tuple(str(v) for v in values)
+        if len(set(values)) != len(values):
+            raise ParamsError(f"params.yaml: '{where}values' has duplicates")
+    elif values is not None:
+        raise ParamsError(f"params.yaml: '{where}values' only applies to category features")
+    nullable = _get(spec, "nullable", where, bool, False)
+    return Feature(name=str(name), type=ftype, min=low, max=high, values=values, nullable=nullable)
+
+
+def parse_params(raw: Any, root: Path) -> Params:
+    if not isinstance(raw, dict):
+        raise ParamsError("params.yaml: the top level must be a mapping")
+    data = _get(raw, "data", "", dict)
+    task = _get(raw, "task", "", str)
+    if task not in TASKS:
+        raise ParamsError(f"params.yaml: 'task' must be one of {', '.join(TASKS)}, got {task!r}")
+    target = str(_get(raw, "target", "", (str, int)))
+    features_raw = _get(raw, "features", "", dict)
+    if not features_raw:
+        raise ParamsError("params.yaml: 'features' must list at least one feature")
+    features = tuple(_feature(str(name), spec) for name, spec in features_raw.items())
+    if target in features_raw:
+        raise ParamsError(f"params.yaml: target '{target}' is also listed as a feature")
+
+    model = _get(raw, "model", "", dict)
+    model_class = _get(model, "class", "model.", str)
+    if "." not in model_class:
+        raise ParamsError(f"params.yaml: 'model.class' must be a dotted path such as "
+                          f"sklearn.linear_model.LogisticRegression, got {model_class!r}")
+    model_params = _get(model, "params", "model.", dict, {})
+
+    split = _get(raw, "split", "", dict)
+    test_size = _get(split, "test_size", "split.", float)
+    if not 0.05 <= test_size <= 0.5:
+        raise ParamsError(f"params.yaml: 'split.test_size' must be between 0.05 and 0.5, got {test_size}")
+    seed = _get(split, "seed", "split.", int)
+
+    metrics = _get(raw, "metrics", "", dict)
+    known = METRICS[task]
+    primary = _get(metrics, "primary", "metrics.", dict)
+    primary_name = _get(primary, "name", "metrics.primary.", str)
+    if primary_name not in known:
+        raise ParamsError(f"params.yaml: 'metrics.primary.name' must be one of {', '.join(known)} "
+                          f"for {task}, got {primary_name!r}")
+    direction = _get(primary, "direction", "metrics.primary.", str, known[primary_name])
+    if direction != known[primary_name]:
+        raise ParamsError(f"params.yaml: {primary_name} is better when it goes "
+                          f"{'up' if known[primary_name] == 'maximize' else 'down'}: "
+                          f"'metrics.primary.direction' must be {known[primary_name]}")
+    guardrails = {}
+    for name, tolerance in (_get(metrics, "guardrails", "metrics.", dict, {}) or {}).items():
+        if name not in known:
+            raise ParamsError(f"params.yaml: guardrail '{name}' must be one of {', '.join(known)}")
+        guardrails[name] = _get({name: tolerance}, name, "metrics.guardrails.", float)
+        if guardrails[name] < 0:
+            raise ParamsError(f"params.yaml: guardrail '{name}' tolerance must be >= 0")
+
+    gate_raw = _get(raw, "gate", "", dict)
+    gate = Gate(
+        min_improvement=_get(gate_raw, "min_improvement", "gate.", float, 0.0),
+        require_significance=_get(gate_raw, "require_significance", "gate.", bool, False),
+        confidence=_get(gate_raw, "confidence", "gate.", float, 0.95),
+        bootstrap_resamples=_get(gate_raw, "bootstrap_resamples", "gate.", int, 1000),
+    )
+    if not 0.5 < gate.confidence < 1:
+        raise ParamsError(f"params.yaml: 'gate.confidence' must be between 0.5 and 1, got {gate.confidence}")
+    if gate.bootstrap_resamples < 100:
+        raise ParamsError("params.yaml: 'gate.bootstrap_resamples' must be at least 100")
+
+    registry = _get(raw, "registry", "", dict, {"backend": "local", "path": "registry"})
+    backend = registry.get("backend", "local")
+    if backend not in ("local", "github"):
+        raise ParamsError(f"params.yaml: 'registry.backend' must be local or github, got {backend!r}")
+
+    return Params(
+        root=root,
+        data_path=root / _get(data, "path", "data.", str),
+        sample_rows=_get(data, "sample_rows", "data.", int, 20000),
+        task=task,
+        target=target,
+        features=features,
+        model_class=model_class,
+        model_params=model_params,
+        test_size=test_size,
+        seed=seed,
+        primary_metric=primary_name,
+        direction=direction,
+        guardrails=guardrails,
+        gate=gate,
+        registry=registry,
+        drift=_get(raw, "drift", "", dict, {}),
+        serving=_get(raw, "serving", "", dict, {}),
+        raw=raw,
+    )
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: not found (run from the repository root or pass --params)") from None
+    except OSError as exc:
+        raise ParamsError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ParamsError(f"{path}: not valid YAML{where}") from None
+    return parse_params(raw, path.resolve().parent)

@@ -1,0 +1,51 @@
+"""The registry interface every backend implements (local directory, GitHub Releases)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    version: int
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def name(self) -> str:
+        return f"v{self.version}"
+
+
+class Registry(ABC):
+    """Versions are 1, 2, 3…; the champion is one of them (normally the newest, older after a rollback)."""
+
+    @abstractmethod
+    def versions(self) -> list[ModelVersion]:
+        """Every published version, oldest first."""
+
+    @abstractmethod
+    def champion(self) -> ModelVersion | None:
+        """The version serving as champion, or None when nothing was ever promoted."""
+
+    @abstractmethod
+    def fetch(self, version: int, dest: Path) -> Path:
+        """Copy a version's bundle into dest, verifying the artifact's sha256; returns dest."""
+
+    @abstractmethod
+    def publish(self, bundle_dir: Path) -> ModelVersion:
+        """Register a bundle (artifact, metadata.json, model_card.md) as version metadata["version"].
+
+        That number must be next_version() (the caller writes it into the metadata and the card first).
+        The new version becomes champion. All or nothing: a failure leaves no version behind that could
+        become champion.
+        """
+
+    @abstractmethod
+    def rollback(self) -> ModelVersion:
+        """Make the version before the current champion the champion again; returns it."""
+
+    def next_version(self) -> int:
+        versions = self.versions()
+        return versions[-1].version + 1 if versions else 1

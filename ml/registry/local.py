@@ -1,0 +1,103 @@
+"""Local-directory registry: registry/vN/ holds each bundle, registry/champion.json names the champion."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from ml.bundle import ARTIFACT, CARD, METADATA, read_metadata, verify_artifact
+from ml.errors import RegistryError
+from ml.fileio import write_json_atomic
+from ml.registry.base import ModelVersion, Registry
+
+_VERSION_DIR = re.compile(r"^v(\d+)$")
+
+
+class LocalRegistry(Registry):
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    @property
+    def _pointer(self) -> Path:
+        return self.root / "champion.json"
+
+    def _dir(self, version: int) -> Path:
+        return self.root / f"v{version}"
+
+    def versions(self) -> list[ModelVersion]:
+        if not self.root.is_dir():
+            return []
+        found = []
+        for child in self.root.iterdir():
+            match = _VERSION_DIR.match(child.name)
+            if match and (child / METADATA).is_file():
+                found.append(ModelVersion(int(match.group(1)), read_metadata(child)))
+        return sorted(found, key=lambda v: v.version)
+
+    def _pointed(self) -> int | None:
+        try:
+            return int(json.loads(self._pointer.read_text())["version"])
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            raise RegistryError(f"{self._pointer}: unreadable champion pointer") from None
+
+    def champion(self) -> ModelVersion | None:
+        pointed = self._pointed()
+        if pointed is None:
+            return None
+        for version in self.versions():
+            if version.version == pointed:
+                return version
+        raise RegistryError(f"{self._pointer}: names v{pointed}, which is not in {self.root}")
+
+    def fetch(self, version: int, dest: Path) -> Path:
+        source = self._dir(version)
+        if not (source / METADATA).is_file():
+            raise RegistryError(f"model v{version} is not in {self.root}")
+        verify_artifact(source)
+        dest = Path(dest)
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(source, dest)
+        verify_artifact(dest)
+        return dest
+
+    def publish(self, bundle_dir: Path) -> ModelVersion:
+        bundle_dir = Path(bundle_dir)
+        metadata = verify_artifact(bundle_dir)
+        version = metadata.get("version")
+        expected = self.next_version()
+        if version != expected:
+            raise RegistryError(f"cannot publish as v{version}: the next version in {self.root} is v{expected}")
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".publish-"))
+        try:
+            for name in (ARTIFACT, METADATA, CARD):
+                if (bundle_dir / name).is_file():
+                    shutil.copy2(bundle_dir / name, staging / name)
+            verify_artifact(staging)
+            staging.rename(self._dir(version))
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        self._point(version)
+        return ModelVersion(version, metadata)
+
+    def _point(self, version: int) -> None:
+        write_json_atomic(self._pointer, {"version": version})
+
+    def rollback(self) -> ModelVersion:
+        current = self.champion()
+        if current is None:
+            raise RegistryError("nothing to roll back: there is no champion yet")
+        older = [v for v in self.versions() if v.version < current.version]
+        if not older:
+            raise RegistryError(f"nothing to roll back to: {current.name} is the oldest version")
+        previous = older[-1]
+        verify_artifact(self._dir(previous.version))
+        self._point(previous.version)
+        return previous
