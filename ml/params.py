@@ -41,7 +41,7 @@ class Gate:
 class Params:
     root: Path
     data_path: Path
-    sample_rows: int
+    sample_rows: int | None
     task: str
     target: str
     features: tuple[Feature, ...]
@@ -66,7 +66,7 @@ class Params:
         return next(f for f in self.features if f.name == name)
 
     def path(self, relative: str | Path) -> Path:
-        """Resolve a path from params.yaml against the directory that holds it."""
+        """Resolve a path from params.yaml; like DVC, relative paths are relative to the repository root."""
         return (self.root / relative).resolve()
 
 
@@ -183,7 +183,7 @@ def parse_params(raw: Any, root: Path) -> Params:
     return Params(
         root=root,
         data_path=root / _get(data, "path", "data.", str),
-        sample_rows=_get(data, "sample_rows", "data.", int, 20000),
+        sample_rows=_get(data, "sample_rows", "data.", int, None),
         task=task,
         target=target,
         features=features,
@@ -216,4 +216,4 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ParamsError(f"{path}: not valid YAML{where}") from None
-    return parse_params(raw, path.resolve().parent)
+    return parse_params(raw, Path.cwd())

@@ -1,0 +1,91 @@
+"""Read the dataset and turn validated rows into the frame the model sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ml.errors import DataError
+from ml.params import Feature, Params
+
+_TRUE = {"true", "1", "yes", "t", "y"}
+_FALSE = {"false", "0", "no", "f", "n"}
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or parquet file; missing, empty and garbled files are one-line DataErrors."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: data file is empty")
+    try:
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: data file has no columns") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise DataError(f"{path}: cannot be parsed as {path.suffix.lstrip('.') or 'csv'} ({first})") from None
+    if frame.empty:
+        raise DataError(f"{path}: data file has a header but no rows")
+    return frame
+
+
+def to_bool(series: pd.Series) -> pd.Series:
+    """Booleans arrive as True/False, 1/0 or 'yes'/'no' strings; return 1.0/0.0 with NaN for missing."""
+    if pd.api.types.is_bool_dtype(series):
+        return series.astype(float)
+    if pd.api.types.is_numeric_dtype(series):
+        return series.astype(float)
+    lowered = series.astype("string").str.strip().str.lower()
+    out = pd.Series(np.nan, index=series.index, dtype=float)
+    out[lowered.isin(_TRUE)] = 1.0
+    out[lowered.isin(_FALSE)] = 0.0
+    return out
+
+
+def model_column(series: pd.Series, feature: Feature) -> pd.Series:
+    if feature.type == "category":
+        return series.astype("string").astype(object).where(series.notna(), np.nan)
+    if feature.type == "bool":
+        return to_bool(series)
+    return pd.to_numeric(series, errors="coerce").astype(float)
+
+
+def model_frame(frame: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """Feature columns in params order with the dtypes the pipeline is fitted on (float or object)."""
+    return pd.DataFrame({f.name: model_column(frame[f.name], f) for f in params.features}, index=frame.index)
+
+
+def target_values(frame: pd.DataFrame, params: Params) -> np.ndarray:
+    target = frame[params.target]
+    if params.task == "regression":
+        return pd.to_numeric(target, errors="coerce").to_numpy(dtype=float)
+    if pd.api.types.is_bool_dtype(target):
+        return target.astype(int).to_numpy()
+    return target.to_numpy()
+
+
+def json_records(frame: pd.DataFrame, params: Params) -> list[dict]:
+    """Model-frame rows back as JSON-ready records with each feature in its declared type (None for missing)."""
+    records = []
+    for row in frame[params.feature_names].itertuples(index=False):
+        record = {}
+        for feature, value in zip(params.features, row, strict=True):
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                record[feature.name] = None
+            elif feature.type == "int":
+                record[feature.name] = int(value)
+            elif feature.type == "bool":
+                record[feature.name] = bool(value)
+            elif feature.type == "float":
+                record[feature.name] = float(value)
+            else:
+                record[feature.name] = str(value)
+        records.append(record)
+    return records

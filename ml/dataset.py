@@ -1,0 +1,46 @@
+"""Load the dataset named in params.yaml, validated, and cut into the model's inputs and target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ml.data import model_frame, read_table, target_values
+from ml.errors import DataError
+from ml.fileio import sha256_file
+from ml.params import Params
+from ml.split import rows_fingerprint, split_frame
+from ml.validation import validate_frame
+
+
+@dataclass(frozen=True)
+class Dataset:
+    X_train: pd.DataFrame
+    y_train: np.ndarray
+    X_holdout: pd.DataFrame
+    y_holdout: np.ndarray
+    data_sha256: str
+    holdout_fingerprint: str
+
+
+def load_valid_frame(params: Params) -> pd.DataFrame:
+    frame = read_table(params.data_path)
+    result = validate_frame(frame, params)
+    if not result.ok:
+        raise DataError(f"{params.data_path}: {result.one_line()}")
+    return frame
+
+
+def load_dataset(params: Params) -> Dataset:
+    frame = load_valid_frame(params)
+    train, holdout = split_frame(frame, params)
+    return Dataset(
+        X_train=model_frame(train, params),
+        y_train=target_values(train, params),
+        X_holdout=model_frame(holdout, params),
+        y_holdout=target_values(holdout, params),
+        data_sha256=sha256_file(params.data_path),
+        holdout_fingerprint=rows_fingerprint(holdout),
+    )

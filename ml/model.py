@@ -1,0 +1,70 @@
+"""Build the scikit-learn Pipeline from params.yaml: ColumnTransformer preprocessing + the configured estimator."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from ml.errors import ParamsError
+from ml.params import Params
+
+MISSING = "__missing__"
+
+
+def estimator_class(dotted: str) -> type:
+    module_name, _, name = dotted.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError):
+        raise ParamsError(f"params.yaml: 'model.class' {dotted!r} cannot be imported") from None
+    if not (inspect.isclass(cls) and issubclass(cls, BaseEstimator)):
+        raise ParamsError(f"params.yaml: 'model.class' {dotted!r} is not a scikit-learn estimator")
+    return cls
+
+
+def build_estimator(params: Params) -> BaseEstimator:
+    cls = estimator_class(params.model_class)
+    wanted = ClassifierMixin if params.task == "classification" else RegressorMixin
+    if not issubclass(cls, wanted):
+        kind = "classifier" if params.task == "classification" else "regressor"
+        raise ParamsError(f"params.yaml: 'model.class' {params.model_class} is not a {kind} "
+                          f"(task is {params.task})")
+    accepted = cls().get_params()
+    unknown = sorted(set(params.model_params) - set(accepted))
+    if unknown:
+        raise ParamsError(f"params.yaml: 'model.params.{unknown[0]}' is not a parameter of {cls.__name__}")
+    settings = dict(params.model_params)
+    if "random_state" in accepted and "random_state" not in settings:
+        settings["random_state"] = params.seed
+    try:
+        return cls(**settings)
+    except (TypeError, ValueError) as exc:
+        raise ParamsError(f"params.yaml: 'model.params' rejected by {cls.__name__}: {exc}") from None
+
+
+def build_pipeline(params: Params) -> Pipeline:
+    numeric = [f.name for f in params.features if f.type != "category"]
+    categorical = [f for f in params.features if f.type == "category"]
+    transformers = []
+    if numeric:
+        transformers.append(("numeric", Pipeline([
+            ("impute", SimpleImputer(strategy="median")),
+            ("scale", StandardScaler()),
+        ]), numeric))
+    if categorical:
+        transformers.append(("categorical", Pipeline([
+            ("impute", SimpleImputer(strategy="constant", fill_value=MISSING)),
+            # Known categories come from params.yaml; unseen ones (and missing) encode as all zeros.
+            ("onehot", OneHotEncoder(categories=[list(f.values) for f in categorical], handle_unknown="ignore",
+                                     sparse_output=False)),
+        ]), [f.name for f in categorical]))
+    return Pipeline([
+        ("preprocess", ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)),
+        ("model", build_estimator(params)),
+    ])

@@ -1,0 +1,63 @@
+"""The pandera schema, built from the features block of params.yaml (the single place a dataset is described).
+
+Type checks are written as element-wise checks rather than dtype assertions so that a report can name the
+offending values ("'abc' in tenure_months is not an integer") instead of just the column's dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from ml.data import to_bool
+from ml.params import Feature, Params
+
+
+def _numeric(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(series):
+        return pd.Series(np.nan, index=series.index)
+    if pd.api.types.is_numeric_dtype(series):
+        return series.astype(float)
+    return pd.to_numeric(series, errors="coerce")
+
+
+def _checks(feature: Feature) -> list[pa.Check]:
+    checks: list[pa.Check] = []
+    if feature.is_numeric:
+        checks.append(pa.Check(lambda s: _numeric(s).notna() | s.isna(), name="is_number",
+                               error="must be a number"))
+        checks.append(pa.Check(lambda s: np.isfinite(_numeric(s).fillna(0.0)), name="is_finite",
+                               error="must be finite"))
+    if feature.type == "int":
+        checks.append(pa.Check(lambda s: (_numeric(s) % 1).fillna(0.0) == 0, name="is_integer",
+                               error="must be a whole number"))
+    if feature.min is not None:
+        low = feature.min
+        checks.append(pa.Check(lambda s: ~(_numeric(s) < low), name=f"greater_than_or_equal_to({low:g})",
+                               error=f"must be >= {low:g}"))
+    if feature.max is not None:
+        high = feature.max
+        checks.append(pa.Check(lambda s: ~(_numeric(s) > high), name=f"less_than_or_equal_to({high:g})",
+                               error=f"must be <= {high:g}"))
+    if feature.type == "bool":
+        checks.append(pa.Check(lambda s: to_bool(s).notna() | s.isna(), name="is_boolean",
+                               error="must be true/false"))
+    if feature.type == "category":
+        allowed = set(feature.values)
+        checks.append(pa.Check(lambda s: s.astype("string").isin(allowed) | s.isna(),
+                               name=f"isin({sorted(allowed)})", error="must be one of the allowed values"))
+    return checks
+
+
+def build_schema(params: Params) -> pa.DataFrameSchema:
+    columns = {
+        f.name: pa.Column(checks=_checks(f), nullable=f.nullable, required=True, coerce=False)
+        for f in params.features
+    }
+    target_checks = []
+    if params.task == "regression":
+        target_checks.append(pa.Check(lambda s: _numeric(s).notna() & np.isfinite(_numeric(s).fillna(np.inf)),
+                                      name="is_finite_number", error="must be a finite number"))
+    columns[params.target] = pa.Column(checks=target_checks, nullable=False, required=True, coerce=False)
+    return pa.DataFrameSchema(columns, strict=True, name="dataset")

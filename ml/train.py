@@ -1,0 +1,84 @@
+"""Fit the pipeline and describe the result: everything needed to reproduce, audit and serve it."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from ml.data import json_records
+from ml.dataset import Dataset
+from ml.evaluate import predict
+from ml.model import build_pipeline
+from ml.params import Params
+
+GOLDEN_ROWS = 8
+LIBRARIES = ("scikit-learn", "pandas", "numpy", "scipy", "joblib", "pandera")
+
+
+def git_commit() -> str | None:
+    if os.environ.get("GITHUB_SHA"):
+        return os.environ["GITHUB_SHA"]
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False)
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _jsonable(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def golden_records(model: Pipeline, dataset: Dataset, params: Params) -> list[dict]:
+    """A few holdout rows with the outputs this exact model gives: the smoke test's expected answers."""
+    rows = dataset.X_holdout.head(GOLDEN_ROWS)
+    outputs = predict(model, rows, params)
+    golden = []
+    for i, record in enumerate(json_records(rows, params)):
+        entry = {"features": record, "prediction": _jsonable(outputs.predictions[i])}
+        if outputs.probabilities is not None:
+            entry["probability"] = float(outputs.probabilities[i, -1])
+        golden.append(entry)
+    return golden
+
+
+def fit(dataset: Dataset, params: Params) -> tuple[Pipeline, dict]:
+    model = build_pipeline(params)
+    started = time.perf_counter()
+    model.fit(dataset.X_train, dataset.y_train)
+    fit_seconds = time.perf_counter() - started
+    metadata = {
+        "task": params.task,
+        "target": params.target,
+        "features": [{k: v for k, v in vars(f).items() if v is not None} for f in params.features],
+        "classes": [_jsonable(c) for c in model.classes_] if params.task == "classification" else None,
+        "model_class": params.model_class,
+        "params": params.raw,
+        "data_sha256": dataset.data_sha256,
+        "holdout_fingerprint": dataset.holdout_fingerprint,
+        "training_rows": int(len(dataset.y_train)),
+        "fit_seconds": round(fit_seconds, 3),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "library_versions": library_versions(),
+        "golden": golden_records(model, dataset, params),
+    }
+    return model, metadata
