@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -28,5 +29,12 @@ def one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(f"{where}{exc.strerror or exc}") from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("MLOPS_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"unexpected {exc.__class__.__name__}: {exc} (set MLOPS_DEBUG=1 for the traceback)") from None
 
     return wrapper

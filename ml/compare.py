@@ -1,0 +1,121 @@
+"""Challenger vs champion on the same holdout: metric deltas with paired bootstrap CIs, McNemar, the decision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import binomtest
+
+from ml.bootstrap import paired_delta_samples
+from ml.bundle import load_bundle
+from ml.dataset import Dataset
+from ml.evaluate import Outputs, metric_table, predict
+from ml.gate import PROMOTE, REJECT, MetricDelta, decide
+from ml.metrics import METRICS
+from ml.params import Params
+
+
+def flatten(mapping: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(mapping, dict):
+        return {prefix.rstrip("."): mapping}
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        flat.update(flatten(value, f"{prefix}{key}."))
+    return flat
+
+
+def params_diff(old: dict, new: dict) -> list[dict[str, Any]]:
+    before, after = flatten(old or {}), flatten(new or {})
+    return [{"key": key, "champion": before.get(key), "challenger": after.get(key)}
+            for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
+
+
+def mcnemar(y: np.ndarray, champion: Outputs, challenger: Outputs) -> dict[str, float]:
+    """Exact McNemar test on the rows exactly one of the two models gets right."""
+    champ_right = champion.predictions == y
+    chall_right = challenger.predictions == y
+    only_champion = int(np.sum(champ_right & ~chall_right))
+    only_challenger = int(np.sum(chall_right & ~champ_right))
+    discordant = only_champion + only_challenger
+    p_value = binomtest(only_challenger, discordant, 0.5).pvalue if discordant else 1.0
+    return {"only_champion_correct": only_champion, "only_challenger_correct": only_challenger,
+            "p_value": float(p_value)}
+
+
+def schema_mismatch(champion_meta: dict, params: Params) -> str | None:
+    """Why the champion cannot score today's data, or None when it can."""
+    if champion_meta.get("task") != params.task:
+        return f"the champion is a {champion_meta.get('task')} model; params.yaml now says {params.task}"
+    if champion_meta.get("target") not in (None, params.target):
+        return f"the champion predicts '{champion_meta.get('target')}'; the target is now '{params.target}'"
+    old = {f["name"]: f["type"] for f in champion_meta.get("features", [])}
+    new = {f.name: f.type for f in params.features}
+    if old != new:
+        changes = sorted(set(old) ^ set(new)) or sorted(k for k in new if old.get(k) != new[k])
+        return f"the feature set changed since the champion was trained ({', '.join(changes)})"
+    return None
+
+
+def _model_summary(metadata: dict) -> dict[str, Any]:
+    keys = ("version", "artifact_sha256", "data_sha256", "git_commit", "trained_at", "model_class")
+    return {key: metadata.get(key) for key in keys}
+
+
+def compare(challenger_dir: Path, champion_dir: Path | None, dataset: Dataset, params: Params) -> dict[str, Any]:
+    challenger, chall_meta = load_bundle(challenger_dir)
+    y = dataset.y_holdout
+    chall_out = predict(challenger, dataset.X_holdout, params)
+    chall_scores = metric_table(y, chall_out, params)
+    result: dict[str, Any] = {
+        "primary_metric": params.primary_metric,
+        "direction": params.direction,
+        "confidence": params.gate.confidence,
+        "resamples": params.gate.bootstrap_resamples,
+        "holdout": {"rows": int(len(y)), "fingerprint": dataset.holdout_fingerprint},
+        "challenger": _model_summary(chall_meta),
+        "champion": None,
+        "needs_human_review": False,
+        "metrics": {name: {"champion": None, "challenger": value, "delta": None, "ci_low": None, "ci_high": None,
+                           "significant": None, "direction": METRICS[params.task][name]}
+                    for name, value in chall_scores.items()},
+        "params_diff": [],
+    }
+    if champion_dir is None:
+        result.update(decision=PROMOTE, reasons=["no champion yet: this model becomes the first champion"])
+        return result
+
+    champion, champ_meta = load_bundle(champion_dir)
+    result["champion"] = _model_summary(champ_meta)
+    result["params_diff"] = params_diff(champ_meta.get("params", {}), params.raw)
+    mismatch = schema_mismatch(champ_meta, params)
+    if mismatch is None:
+        try:
+            champ_out = predict(champion, dataset.X_holdout, params)
+        except Exception as exc:  # any failure of an old model on new data is the same finding
+            mismatch = f"the champion cannot score the new holdout ({exc.__class__.__name__})"
+    if mismatch is not None:
+        result.update(decision=REJECT, needs_human_review=True,
+                      reasons=[f"cannot compare: {mismatch}. A human must decide (promote with --force)."])
+        return result
+
+    champ_scores = metric_table(y, champ_out, params)
+    names = list(chall_scores)
+    samples = paired_delta_samples(y, champ_out, chall_out, params.task, names,
+                                   params.gate.bootstrap_resamples, params.seed)
+    tail = (1 - params.gate.confidence) / 2 * 100
+    deltas = {}
+    for name in names:
+        finite = samples[name][np.isfinite(samples[name])]
+        low, high = (np.percentile(finite, [tail, 100 - tail]) if finite.size else (np.nan, np.nan))
+        deltas[name] = MetricDelta(name, METRICS[params.task][name], champ_scores[name], chall_scores[name],
+                                   float(low), float(high))
+        result["metrics"][name].update(champion=champ_scores[name], delta=deltas[name].delta,
+                                       ci_low=float(low), ci_high=float(high),
+                                       significant=bool(deltas[name].significant))
+    if params.task == "classification":
+        result["mcnemar"] = mcnemar(y, champ_out, chall_out)
+    verdict = decide(deltas, params)
+    result.update(decision=verdict.decision, reasons=verdict.reasons)
+    return result

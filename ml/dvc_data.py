@@ -1,0 +1,71 @@
+"""Get the DVC-tracked data into the workspace and prove it is the version data.dvc names.
+
+With a DVC remote configured we `dvc pull`. Without one (a fresh fork), the embedded sample is regenerated
+deterministically; either way the result is checked against the hash in data.dvc, so the pipeline never trains
+on data that differs from what the commit says.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ml.errors import DataError
+from ml.params import Params
+from ml.sample_data import write_churn_csv
+
+DVC_FILE = "data.dvc"
+
+
+def _repo(root: Path):
+    from dvc.repo import Repo  # imported lazily: DVC is slow to import and only this module needs it
+
+    logging.getLogger("dvc").setLevel(logging.ERROR)
+    try:
+        return Repo(str(root))
+    except Exception as exc:  # dvc raises its own NotDvcRepoError and friends
+        raise DataError(f"{root}: not a DVC repository ({exc})") from None
+
+
+def default_remote(root: Path) -> str | None:
+    with _repo(root) as repo:
+        remotes = repo.config.get("remote", {})
+        return repo.config["core"].get("remote") or (next(iter(remotes)) if len(remotes) == 1 else None)
+
+
+def is_current(root: Path) -> bool:
+    """True when the workspace data matches data.dvc."""
+    with _repo(root) as repo:
+        return not repo.status(targets=[DVC_FILE])
+
+
+def pull(root: Path, remote: str) -> None:
+    with _repo(root) as repo:
+        try:
+            repo.pull(targets=[DVC_FILE], remote=remote)
+        except Exception as exc:
+            raise DataError(f"dvc pull from remote '{remote}' failed: {str(exc).splitlines()[0]}") from None
+
+
+def ensure_data(params: Params) -> str:
+    """Make params.data_path current; returns how ('present', 'pulled' or 'regenerated')."""
+    root = params.root
+    if not (root / DVC_FILE).is_file():
+        raise DataError(f"{root / DVC_FILE}: not found; track your data with `dvc add data`")
+    if params.data_path.is_file() and is_current(root):
+        return "present"
+    remote = default_remote(root)
+    if remote:
+        pull(root, remote)
+        how = "pulled"
+    elif params.sample_rows:
+        params.data_path.parent.mkdir(parents=True, exist_ok=True)
+        write_churn_csv(params.data_path, params.sample_rows)
+        how = "regenerated"
+    else:
+        raise DataError(f"{params.data_path} is missing or differs from {DVC_FILE} and no DVC remote is "
+                        "configured: add one with `dvc remote add -d NAME URL`")
+    if not is_current(root):
+        raise DataError(f"{params.data_path} does not match the hash in {DVC_FILE} after it was {how}; "
+                        "run `dvc add data` if you changed the data on purpose")
+    return how

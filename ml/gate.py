@@ -1,0 +1,72 @@
+"""The promotion gate: primary metric must improve enough (optionally significantly); guardrails must hold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ml.metrics import MAXIMIZE
+from ml.params import Params
+
+PROMOTE, REJECT = "promote", "reject"
+
+
+@dataclass(frozen=True)
+class MetricDelta:
+    name: str
+    direction: str
+    champion: float
+    challenger: float
+    ci_low: float
+    ci_high: float
+
+    @property
+    def delta(self) -> float:
+        return self.challenger - self.champion
+
+    @property
+    def improvement(self) -> float:
+        """Delta signed so that positive always means better."""
+        return self.delta if self.direction == MAXIMIZE else -self.delta
+
+    @property
+    def significant(self) -> bool:
+        """The confidence interval of the delta excludes zero."""
+        return self.ci_low > 0 or self.ci_high < 0
+
+    @property
+    def significantly_better(self) -> bool:
+        return (self.ci_low > 0) if self.direction == MAXIMIZE else (self.ci_high < 0)
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str
+    reasons: list[str] = field(default_factory=list)
+    needs_human_review: bool = False
+
+
+def decide(deltas: dict[str, MetricDelta], params: Params) -> Decision:
+    primary = deltas[params.primary_metric]
+    gate = params.gate
+    reasons = []
+    passed = True
+    if primary.improvement <= 0 or primary.improvement < gate.min_improvement:
+        passed = False
+        reasons.append(f"{primary.name} changed by {primary.delta:+.4f}; the gate needs an improvement of at least "
+                       f"{max(gate.min_improvement, 0):g} (and more than zero)")
+    else:
+        reasons.append(f"{primary.name} improved by {primary.improvement:.4f} (gate: ≥ {gate.min_improvement:g})")
+    if gate.require_significance:
+        if primary.significantly_better:
+            reasons.append(f"the improvement is significant ({params.gate.confidence:.0%} CI "
+                           f"[{primary.ci_low:+.4f}, {primary.ci_high:+.4f}])")
+        else:
+            passed = False
+            reasons.append(f"the improvement is within noise ({params.gate.confidence:.0%} CI "
+                           f"[{primary.ci_low:+.4f}, {primary.ci_high:+.4f}] includes zero)")
+    for name, tolerance in params.guardrails.items():
+        regression = -deltas[name].improvement
+        if regression > tolerance:
+            passed = False
+            reasons.append(f"guardrail {name} regressed by {regression:.4f} (tolerance {tolerance:g})")
+    return Decision(PROMOTE if passed else REJECT, reasons)

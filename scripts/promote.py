@@ -1,0 +1,35 @@
+"""Register the gated challenger as the next champion version (atomic; refuses a rejected model unless forced)."""
+
+import json
+from pathlib import Path
+
+import click
+
+from ml.cli import one_line_errors, params_option
+from ml.errors import MLOpsError
+from ml.params import load_params
+from ml.promote import promote
+from ml.registry import open_registry
+
+
+@click.command()
+@params_option
+@click.option("--model-dir", default="artifacts/model", show_default=True, type=click.Path(file_okay=False))
+@click.option("--comparison", default="reports/comparison.json", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Promote even though the gate rejected the model.")
+@click.option("--pr", "pull_request", type=int, help="Pull request the model came from (recorded in metadata).")
+@one_line_errors
+def main(params_path: str, model_dir: str, comparison: str, force: bool, pull_request: int | None) -> None:
+    params = load_params(params_path)
+    try:
+        decision = json.loads(Path(comparison).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MLOpsError(f"{comparison}: not found; run compare.py first") from None
+    except ValueError:
+        raise MLOpsError(f"{comparison}: not valid JSON") from None
+    version = promote(Path(model_dir), decision, open_registry(params), force=force, pull_request=pull_request)
+    click.echo(f"promoted {version.name}: it is now the champion")
+
+
+if __name__ == "__main__":
+    main()
