@@ -34,9 +34,14 @@ def default_remote(root: Path) -> str | None:
 
 
 def is_current(root: Path) -> bool:
-    """True when the workspace data matches data.dvc."""
+    """True when the workspace data hashes to what data.dvc records.
+
+    Hashes the workspace itself: `dvc status` cannot tell a modified file from one merely absent from the cache,
+    and a fresh clone has no cache.
+    """
     with _repo(root) as repo:
-        return not repo.status(targets=[DVC_FILE])
+        outs = [out for stage in repo.stage.collect(DVC_FILE) for out in stage.outs]
+        return bool(outs) and not any(out.changed_checksum() for out in outs)
 
 
 def pull(root: Path, remote: str) -> None:
