@@ -50,6 +50,8 @@ def pr_round(name: str, params: str) -> Path:
     if step("check_gate.py", "--comparison", str(reports / "comparison.json"), check=False) == 0:
         click.secho(f"\n== {name}: merged, so the release pipeline promotes it", bold=True)
         step("promote.py", "--params", params, "--model-dir", model, "--comparison", str(reports / "comparison.json"))
+    else:
+        click.secho("  (the PR check fails here, as it should: the champion stays)", fg="yellow")
     return reports
 
 
