@@ -33,14 +33,18 @@ def load_valid_frame(params: Params) -> pd.DataFrame:
     return frame
 
 
-def load_dataset(params: Params) -> Dataset:
-    frame = load_valid_frame(params)
+def dataset_from_frame(frame: pd.DataFrame, params: Params, data_sha256: str) -> Dataset:
+    """Split an already validated frame into model inputs and targets."""
     train, holdout = split_frame(frame, params)
     return Dataset(
         X_train=model_frame(train, params),
         y_train=target_values(train, params),
         X_holdout=model_frame(holdout, params),
         y_holdout=target_values(holdout, params),
-        data_sha256=sha256_file(params.data_path),
+        data_sha256=data_sha256,
         holdout_fingerprint=rows_fingerprint(holdout),
     )
+
+
+def load_dataset(params: Params) -> Dataset:
+    return dataset_from_frame(load_valid_frame(params), params, sha256_file(params.data_path))

@@ -65,6 +65,14 @@ class Params:
     def feature(self, name: str) -> Feature:
         return next(f for f in self.features if f.name == name)
 
+    @property
+    def data_label(self) -> str:
+        """The data path as a user wrote it: relative to the repository root when it is inside it."""
+        try:
+            return str(self.data_path.relative_to(self.root))
+        except ValueError:
+            return str(self.data_path)
+
     def path(self, relative: str | Path) -> Path:
         """Resolve a path from params.yaml; like DVC, relative paths are relative to the repository root."""
         return (self.root / relative).resolve()

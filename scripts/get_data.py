@@ -13,7 +13,7 @@ from ml.params import load_params
 def main(params_path: str) -> None:
     params = load_params(params_path)
     how = ensure_data(params)
-    click.echo(f"{params.data_path.relative_to(params.root)}: {how}, matches data.dvc")
+    click.echo(f"{params.data_label}: {how}, matches data.dvc")
 
 
 if __name__ == "__main__":

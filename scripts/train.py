@@ -1,15 +1,12 @@
 """Train the configured pipeline on the training split; write the model bundle (artifact + metadata)."""
 
-import shutil
 from pathlib import Path
 
 import click
 
-from ml.bundle import save_bundle
 from ml.cli import one_line_errors, params_option
-from ml.dataset import load_dataset
 from ml.params import load_params
-from ml.train import fit
+from ml.steps import train_step
 
 
 @click.command()
@@ -18,11 +15,8 @@ from ml.train import fit
               help="Where to write the bundle (replaced whole).")
 @one_line_errors
 def main(params_path: str, model_dir: str) -> None:
-    shutil.rmtree(model_dir, ignore_errors=True)
     params = load_params(params_path)
-    dataset = load_dataset(params)
-    model, metadata = fit(dataset, params)
-    metadata = save_bundle(model, metadata, Path(model_dir))
+    metadata = train_step(params, Path(model_dir))
     click.echo(f"trained {params.model_class.rsplit('.', 1)[-1]} on {metadata['training_rows']} rows in "
                f"{metadata['fit_seconds']:.2f}s → {model_dir} (sha256 {metadata['artifact_sha256'][:12]}…)")
 

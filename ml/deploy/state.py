@@ -1,0 +1,70 @@
+"""The deploy state file: which colour is live, what each slot runs, and a deploy in progress.
+
+It is what lets `status` and `rollback` work from a new process. A deploy records itself as `pending` before it
+touches anything, so a deploy killed halfway is visible to the next one, which returns traffic to `live` (the last
+colour that finished its bake) before starting over.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ml.deploy.errors import DeployError
+from ml.fileio import write_json_atomic
+
+STATE_FILE = "state.json"
+COLOURS = ("blue", "green")
+HISTORY_LIMIT = 100
+
+
+def other(colour: str | None) -> str:
+    """The idle colour when `colour` is live (blue when nothing is live yet)."""
+    return "green" if colour == "blue" else "blue"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class DeployState:
+    backend: str | None = None
+    live: str | None = None
+    slots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pending: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self, **event: Any) -> dict[str, Any]:
+        entry = {"at": now_iso(), **event}
+        self.history = [*self.history, entry][-HISTORY_LIMIT:]
+        return entry
+
+    def live_version(self) -> str | None:
+        return self.slots.get(self.live or "", {}).get("version")
+
+
+def state_path(state_dir: str | Path) -> Path:
+    return Path(state_dir) / STATE_FILE
+
+
+def load_state(state_dir: str | Path) -> DeployState:
+    path = state_path(state_dir)
+    if not path.exists():
+        return DeployState()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        known = {k: raw[k] for k in DeployState.__dataclass_fields__ if k in raw}
+        state = DeployState(**known)
+    except (ValueError, TypeError) as exc:
+        raise DeployError(f"{path}: unreadable deploy state ({exc.__class__.__name__}); fix or delete it") from None
+    if state.live not in (None, *COLOURS):
+        raise DeployError(f"{path}: live colour must be blue or green, got {state.live!r}")
+    return state
+
+
+def save_state(state_dir: str | Path, state: DeployState) -> Path:
+    return write_json_atomic(state_path(state_dir), asdict(state))

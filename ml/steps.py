@@ -1,0 +1,121 @@
+"""Each pipeline step end to end: read its inputs, do the work, write its outputs atomically.
+
+The scripts/ CLIs call one step each (one workflow step each); `run_pipeline` chains them in one process and
+loads the data once, for laptops and benchmarks. Every step deletes its previous outputs before it starts, so a
+failure never leaves a stale report looking current.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ml.bundle import load_bundle, save_bundle
+from ml.compare import compare
+from ml.data import read_table
+from ml.dataset import Dataset, dataset_from_frame, load_dataset
+from ml.errors import DataError, MLOpsError
+from ml.evaluate import evaluate
+from ml.fileio import remove_outputs, sha256_file, write_json_atomic, write_text_atomic
+from ml.params import Params
+from ml.registry import open_registry
+from ml.report import render_pr_report, render_validation
+from ml.train import fit, git_commit
+from ml.validation import validate_frame
+
+
+def validate_step(params: Params, reports_dir: Path) -> Dataset:
+    """Write validation.{json,md}; raise DataError when the data is invalid; return the split dataset."""
+    out_json, out_md = reports_dir / "validation.json", reports_dir / "validation.md"
+    remove_outputs(out_json, out_md)
+    report: dict[str, Any] = {"data": params.data_label, "ok": False, "rows": 0,
+                              "failures": []}
+    frame = None
+    try:
+        frame = read_table(params.data_path)
+    except DataError as exc:
+        report["error"] = str(exc)
+    else:
+        result = validate_frame(frame, params)
+        report.update(ok=result.ok, rows=result.rows, failures=result.failures)
+        if result.ok:
+            report["data_sha256"] = sha256_file(params.data_path)
+        else:
+            report["error"] = f"{params.data_path}: {result.one_line()}"
+    write_json_atomic(out_json, report)
+    write_text_atomic(out_md, render_validation(report))
+    if not report["ok"]:
+        raise DataError(report["error"])
+    return dataset_from_frame(frame, params, report["data_sha256"])
+
+
+def train_step(params: Params, model_dir: Path, dataset: Dataset | None = None) -> dict:
+    shutil.rmtree(model_dir, ignore_errors=True)
+    dataset = dataset or load_dataset(params)
+    model, metadata = fit(dataset, params)
+    return save_bundle(model, metadata, model_dir)
+
+
+def evaluate_step(params: Params, model_dir: Path, out: Path, dataset: Dataset | None = None) -> dict:
+    remove_outputs(out)
+    model, metadata = load_bundle(model_dir)
+    dataset = dataset or load_dataset(params)
+    report = evaluate(model, dataset.X_holdout, dataset.y_holdout, params)
+    report.update(artifact_sha256=metadata["artifact_sha256"], data_sha256=dataset.data_sha256,
+                  holdout_fingerprint=dataset.holdout_fingerprint)
+    write_json_atomic(out, report)
+    return report
+
+
+def compare_step(params: Params, model_dir: Path, out: Path, champion_dir: Path | None = None,
+                 dataset: Dataset | None = None) -> dict:
+    """Compare with champion_dir, or with the registry's champion when none is given."""
+    remove_outputs(out)
+    dataset = dataset or load_dataset(params)
+    with tempfile.TemporaryDirectory(prefix="champion-") as scratch:
+        if champion_dir is None:
+            registry = open_registry(params)
+            champion = registry.champion()
+            if champion is not None:
+                champion_dir = registry.fetch(champion.version, Path(scratch) / champion.name)
+        result = compare(model_dir, champion_dir, dataset, params)
+    write_json_atomic(out, result)
+    return result
+
+
+def _load_report(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MLOpsError(f"{path}: not found; run the earlier steps first") from None
+    except ValueError:
+        raise MLOpsError(f"{path}: not valid JSON") from None
+
+
+def render_step(reports_dir: Path) -> tuple[Path, Path]:
+    """Render pr_comment.md (with the sticky marker) and job_summary.md from the step reports."""
+    comment, summary = reports_dir / "pr_comment.md", reports_dir / "job_summary.md"
+    remove_outputs(comment, summary)
+    validation = _load_report(reports_dir / "validation.json")
+    metrics = _load_report(reports_dir / "metrics.json")
+    comparison = _load_report(reports_dir / "comparison.json")
+    if metrics.get("artifact_sha256") != comparison.get("challenger", {}).get("artifact_sha256"):
+        raise MLOpsError(f"{reports_dir}: metrics.json and comparison.json describe different models; "
+                         "rerun the steps")
+    commit = git_commit()
+    write_text_atomic(comment, render_pr_report(comparison, validation, metrics, commit, sticky=True))
+    write_text_atomic(summary, render_pr_report(comparison, validation, metrics, commit, sticky=False))
+    return comment, summary
+
+
+def run_pipeline(params: Params, reports_dir: Path, model_dir: Path, champion_dir: Path | None = None) -> dict:
+    """validate → train → evaluate → compare → render in one process, reading the data once."""
+    dataset = validate_step(params, reports_dir)
+    train_step(params, model_dir, dataset)
+    evaluate_step(params, model_dir, reports_dir / "metrics.json", dataset)
+    result = compare_step(params, model_dir, reports_dir / "comparison.json", champion_dir, dataset)
+    render_step(reports_dir)
+    return result
