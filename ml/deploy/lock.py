@@ -29,7 +29,8 @@ def deploy_lock(state_dir: str | Path, wait_seconds: float = 0.0) -> Iterator[No
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-                    raise DeployLocked(f"{path}: another deploy is running (pid {holder}); try again when it ends")
+                    raise DeployLocked(
+                        f"{path}: another deploy is running (pid {holder}); try again when it ends") from None
                 time.sleep(0.1)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

@@ -1,0 +1,50 @@
+"""What the deploy flow needs from a platform: two slots, a switch, and URLs to check them through."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+
+class Backend(ABC):
+    name: str
+
+    @abstractmethod
+    def prepare(self) -> None:
+        """Make sure the router exists (nginx running / Services present) before anything else."""
+
+    @abstractmethod
+    def live_colour(self) -> str | None:
+        """The colour the router actually sends traffic to (not what the state file believes)."""
+
+    @abstractmethod
+    def start_slot(self, colour: str, model_dir: Path, release: dict[str, Any]) -> dict[str, Any]:
+        """Start (or restart) the idle slot with this model; returns slot facts to record in the state."""
+
+    @abstractmethod
+    def wait_ready(self, colour: str, timeout: float) -> None:
+        """Return once the slot answers /health/ready; raise DeployError with the reason otherwise."""
+
+    @abstractmethod
+    def is_ready(self, colour: str) -> bool:
+        """One quick readiness check of the slot, bypassing the router."""
+
+    @abstractmethod
+    def slot_url(self, colour: str) -> str:
+        """Where to reach this slot directly (smoke tests, bake metrics), bypassing the live route."""
+
+    @abstractmethod
+    def live_url(self) -> str:
+        """Where users reach the live slot (through the router)."""
+
+    @abstractmethod
+    def switch(self, colour: str) -> None:
+        """Send all new traffic to `colour`; return once the router has taken the change."""
+
+    @abstractmethod
+    def stop_slot(self, colour: str) -> None:
+        """Stop the slot once no request can still be routed to it."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release helpers (port-forwards...)."""

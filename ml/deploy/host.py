@@ -1,0 +1,189 @@
+"""Single-host backend: two uvicorn model servers (blue, green) on loopback ports behind nginx.
+
+Slots are started detached (their own session, pid file, log file) so they outlive the deploy process: a deploy
+killed halfway never takes the serving slots down with it. Each slot serves its own copy of the bundle, so a
+later rollback restarts exactly what ran before even if the original directory changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ml.deploy import http
+from ml.deploy.backend import Backend
+from ml.deploy.errors import DeployError
+from ml.deploy.nginx import Nginx
+from ml.deploy.state import COLOURS
+
+
+@dataclass
+class HostSettings:
+    state_dir: Path
+    params_path: Path
+    listen_port: int = 8080
+    blue_port: int = 8081
+    green_port: int = 8082
+    nginx_workers: int = 1
+    shutdown_timeout: int = 10
+    server_command: tuple[str, ...] = ()   # default: this Python's uvicorn serving.app:app
+    extra_env: tuple[tuple[str, str], ...] = ()
+
+
+class HostBackend(Backend):
+    name = "host"
+
+    def __init__(self, settings: HostSettings):
+        self.settings = settings
+        self.state_dir = Path(settings.state_dir).resolve()
+        self.nginx = Nginx(self.state_dir / "nginx", settings.listen_port, settings.nginx_workers,
+                           settings.shutdown_timeout)
+        self._draining: list[int] = []
+
+    # -- addresses -------------------------------------------------------------------------------------------
+    def port(self, colour: str) -> int:
+        if colour not in COLOURS:
+            raise DeployError(f"unknown slot colour {colour!r}")
+        return self.settings.blue_port if colour == "blue" else self.settings.green_port
+
+    def slot_url(self, colour: str) -> str:
+        return f"http://127.0.0.1:{self.port(colour)}"
+
+    def live_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.listen_port}"
+
+    def slot_dir(self, colour: str) -> Path:
+        return self.state_dir / "slots" / colour
+
+    # -- router ----------------------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        self.nginx.ensure_running("blue", self.port("blue"))
+
+    def live_colour(self) -> str | None:
+        return self.nginx.live_colour()
+
+    def switch(self, colour: str) -> None:
+        expected = self._slot_version(colour)
+        self._draining += self.nginx.point_to(colour, self.port(colour))
+        deadline = time.monotonic() + 10
+        while True:  # the reload is asynchronous: confirm nginx now answers from the new slot
+            try:
+                if http.get(http.join(self.live_url(), "/health/live"), 2).header("x-model-version") == expected:
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise DeployError(f"nginx still not answering from slot {colour} 10 s after the reload")
+            time.sleep(0.02)
+
+    def _slot_version(self, colour: str) -> str | None:
+        try:
+            return http.get(http.join(self.slot_url(colour), "/health/live"), 2).header("x-model-version")
+        except OSError:
+            return None
+
+    # -- slots -----------------------------------------------------------------------------------------------
+    def pid(self, colour: str) -> int | None:
+        try:
+            pid = int((self.slot_dir(colour) / "server.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    def start_slot(self, colour: str, model_dir: Path, release: dict[str, Any]) -> dict[str, Any]:
+        self.stop_slot(colour)
+        slot = self.slot_dir(colour)
+        slot.mkdir(parents=True, exist_ok=True)
+        bundle = slot / "model"
+        if Path(model_dir).resolve() != bundle.resolve():
+            staging = slot / ".model.new"
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.copytree(model_dir, staging)
+            shutil.rmtree(bundle, ignore_errors=True)
+            staging.rename(bundle)
+        port = self.port(colour)
+        command = list(self.settings.server_command) or [
+            sys.executable, "-m", "uvicorn", "serving.app:app", "--host", "127.0.0.1",
+            "--timeout-keep-alive", "30", "--timeout-graceful-shutdown", str(self.settings.shutdown_timeout),
+            "--no-access-log"]
+        command += ["--port", str(port)]
+        env = {**os.environ, "MODEL_DIR": str(bundle), "PARAMS": str(Path(self.settings.params_path).resolve()),
+               **dict(self.settings.extra_env)}
+        log = open(slot / "server.log", "ab")  # noqa: SIM115 - handed to the child, closed below
+        try:
+            process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                       start_new_session=True, cwd=os.getcwd())
+        finally:
+            log.close()
+        (slot / "server.pid").write_text(f"{process.pid}\n")
+        return {"port": port, "pid": process.pid, "model_dir": str(bundle)}
+
+    def is_ready(self, colour: str) -> bool:
+        return http.is_ready(self.slot_url(colour))
+
+    def wait_ready(self, colour: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.is_ready(colour):
+            if self.pid(colour) is None:
+                raise DeployError(f"slot {colour} exited before it became ready: {self._log_tail(colour)}")
+            if time.monotonic() > deadline:
+                raise DeployError(f"slot {colour} not ready after {timeout:g} s: {self._log_tail(colour)}")
+            time.sleep(0.1)
+
+    def _log_tail(self, colour: str) -> str:
+        try:
+            lines = (self.slot_dir(colour) / "server.log").read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "no server log"
+        useful = [ln for ln in lines if "error" in ln.lower() or "refus" in ln.lower()] or lines
+        return useful[-1][:300] if useful else "empty server log"
+
+    def stop_slot(self, colour: str) -> None:
+        pid = self.pid(colour)
+        if pid is None:
+            return
+        self.nginx.wait_drained(self._draining)
+        self._draining = []
+        try:
+            os.killpg(pid, signal.SIGTERM)  # the slot's own session: uvicorn and anything it spawned
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + self.settings.shutdown_timeout + 5
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                os.killpg(pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)
+        (self.slot_dir(colour) / "server.pid").unlink(missing_ok=True)
+
+    def down(self) -> None:
+        """Stop nginx and both slots (tests, or taking the service off this host)."""
+        self.nginx.stop()
+        for colour in COLOURS:
+            pid = self.pid(colour)
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGTERM)
+                deadline = time.monotonic() + self.settings.shutdown_timeout + 5
+                while _alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                (self.slot_dir(colour) / "server.pid").unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting for its parent (our Popen child)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
