@@ -1,0 +1,178 @@
+"""Blue/green deploy of a model: `deploy`, `status`, `rollback` (and `down` for the host backend).
+
+  python scripts/deploy.py deploy --model-dir artifacts/model            # host: uvicorn slots behind nginx
+  python scripts/deploy.py deploy --version 3                            # fetched from the registry
+  python scripts/deploy.py --backend kubernetes deploy --model-dir m --image ghcr.io/o/r:model-v3
+  python scripts/deploy.py status
+  python scripts/deploy.py rollback
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ml.cli import one_line_errors, params_option
+from ml.deploy import flow
+from ml.deploy.backend import Backend
+from ml.deploy.errors import DeployError
+from ml.deploy.flow import DeploySettings
+
+
+def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        params_option,
+        click.option("--backend", type=click.Choice(["host", "kubernetes"]), default="host", show_default=True,
+                     envvar="DEPLOY_BACKEND"),
+        click.option("--state-dir", default=".deploy", show_default=True, type=click.Path(file_okay=False),
+                     envvar="DEPLOY_STATE_DIR", help="Deploy state, lock, nginx prefix and slot copies."),
+        click.option("--listen-port", default=8080, show_default=True, help="host: nginx port users call."),
+        click.option("--blue-port", default=8081, show_default=True, help="host: blue slot's loopback port."),
+        click.option("--green-port", default=8082, show_default=True, help="host: green slot's loopback port."),
+        click.option("--nginx-workers", default=1, show_default=True),
+        click.option("--drain-timeout", default=10, show_default=True,
+                     help="host: nginx worker_shutdown_timeout and slot graceful-shutdown seconds."),
+        click.option("--namespace", default="default", show_default=True, help="kubernetes namespace."),
+        click.option("--name", "k8s_name", default="model", show_default=True,
+                     help="kubernetes: Deployments NAME-blue/-green, Services NAME and NAME-preview."),
+        click.option("--replicas", default=1, show_default=True, help="kubernetes: pods per slot."),
+        click.option("--scale-down-delay", default=30.0, show_default=True,
+                     help="kubernetes: seconds before the old slot is scaled to zero."),
+        click.option("--live-url", help="kubernetes: URL of the live Service (default: kubectl port-forward)."),
+        click.option("--preview-url", help="kubernetes: URL of the preview Service (default: port-forward)."),
+        click.option("--kubectl", default="kubectl", show_default=True),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def make_backend(opts: dict[str, Any]) -> Backend:
+    if opts["backend"] == "kubernetes":
+        from ml.deploy.kubernetes import KubernetesBackend, KubernetesSettings
+
+        return KubernetesBackend(KubernetesSettings(
+            namespace=opts["namespace"], name=opts["k8s_name"], replicas=opts["replicas"],
+            scale_down_delay=opts["scale_down_delay"], live_url=opts["live_url"], preview_url=opts["preview_url"],
+            kubectl=opts["kubectl"]))
+    from ml.deploy.host import HostBackend, HostSettings
+
+    return HostBackend(HostSettings(
+        state_dir=Path(opts["state_dir"]), params_path=Path(opts["params_path"]), listen_port=opts["listen_port"],
+        blue_port=opts["blue_port"], green_port=opts["green_port"], nginx_workers=opts["nginx_workers"],
+        shutdown_timeout=opts["drain_timeout"]))
+
+
+def with_backend(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Build the backend from the shared options and always release it (port-forwards) afterwards."""
+
+    @functools.wraps(func)
+    def wrapper(**opts: Any) -> Any:
+        backend = make_backend(opts)
+        try:
+            return func(backend, opts)
+        finally:
+            backend.close()
+
+    return wrapper
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def fetch_version(params_path: str, version: int, state_dir: Path) -> Path:
+    from ml.params import load_params
+    from ml.registry import open_registry
+
+    dest = state_dir / "fetched" / f"v{version}"
+    return Path(open_registry(load_params(params_path)).fetch(version, dest))
+
+
+@click.group()
+def cli() -> None:
+    """Blue/green deployment with smoke tests, bake and automatic rollback."""
+
+
+@cli.command()
+@backend_options
+@click.option("--model-dir", type=click.Path(file_okay=False, exists=True), help="The model bundle to deploy.")
+@click.option("--version", "version", type=int, help="Deploy this registry version instead of --model-dir.")
+@click.option("--image", help="kubernetes: the model server image that contains this model.")
+@click.option("--ready-timeout", default=60.0, show_default=True, help="Seconds for the new slot to become ready.")
+@click.option("--latency-budget-ms", default=250.0, show_default=True,
+              help="Smoke test: p95 latency the new slot must stay under.")
+@click.option("--bake-seconds", default=30.0, show_default=True, help="Watch the new slot this long after the switch.")
+@click.option("--max-error-rate", default=0.01, show_default=True, help="Bake: highest tolerated 5xx share.")
+@click.option("--max-p95-ms", type=float, help="Bake: highest tolerated p95 latency (histogram bucket bound).")
+@click.option("--standby/--no-standby", default=True, show_default=True,
+              help="Keep the old slot running after the deploy, so rollback is instant.")
+@click.option("--wait-lock", default=0.0, show_default=True, help="Seconds to wait for a running deploy.")
+@one_line_errors
+@with_backend
+def deploy(backend: Backend, opts: dict[str, Any]) -> None:
+    """Start the idle slot with the model, smoke test it, switch, bake; switch back on failure."""
+    if bool(opts["model_dir"]) == (opts["version"] is not None):
+        raise DeployError("give exactly one of --model-dir or --version")
+    state_dir = Path(opts["state_dir"])
+    model_dir = Path(opts["model_dir"]) if opts["model_dir"] else fetch_version(
+        opts["params_path"], opts["version"], state_dir)
+    settings = DeploySettings(
+        ready_timeout=opts["ready_timeout"], latency_budget_ms=opts["latency_budget_ms"],
+        bake_seconds=opts["bake_seconds"], max_error_rate=opts["max_error_rate"], max_p95_ms=opts["max_p95_ms"],
+        keep_standby=opts["standby"], lock_wait_seconds=opts["wait_lock"])
+    release = {"image": opts["image"]} if opts["image"] else {}
+    entry = flow.deploy(backend, state_dir, model_dir, settings, release, log=_say)
+    click.echo(f"deployed {entry['version']} on {entry['colour']}: {entry['bake']}")
+
+
+@cli.command()
+@backend_options
+@click.option("--wait-lock", default=0.0, show_default=True, help="Seconds to wait for a running deploy.")
+@click.option("--ready-timeout", default=60.0, show_default=True, help="If the old slot was stopped: start-up time.")
+@one_line_errors
+@with_backend
+def rollback(backend: Backend, opts: dict[str, Any]) -> None:
+    """Put the previous version (the other slot) back in front of users."""
+    settings = DeploySettings(ready_timeout=opts["ready_timeout"], lock_wait_seconds=opts["wait_lock"])
+    entry = flow.rollback(backend, Path(opts["state_dir"]), settings, log=_say)
+    click.echo(f"rolled back to {entry['version']} on {entry['colour']} (replacing {entry['replaced']})")
+
+
+@cli.command()
+@backend_options
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@one_line_errors
+@with_backend
+def status(backend: Backend, opts: dict[str, Any]) -> None:
+    """Live colour, each slot's version and readiness, and any interrupted deploy."""
+    info = flow.status(backend, Path(opts["state_dir"]))
+    if opts["as_json"]:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"live: {info['live'] or 'nothing'} ({info['live_version'] or '-'}); router → {info['router_live']}")
+    for colour, slot in info["slots"].items():
+        click.echo(f"  {colour:5} {slot['version'] or '-':>12}  {'ready' if slot['ready'] else 'down'}")
+    if info["pending"]:
+        click.echo(f"interrupted deploy: {info['pending']} (the next deploy or rollback cleans it up)")
+
+
+@cli.command()
+@backend_options
+@one_line_errors
+@with_backend
+def down(backend: Backend, opts: dict[str, Any]) -> None:
+    """host: stop nginx and both slots."""
+    if opts["backend"] != "host":
+        raise DeployError("down is for the host backend; use kubectl to remove kubernetes resources")
+    backend.down()  # type: ignore[attr-defined]
+    click.echo("stopped nginx and both slots")
+
+
+if __name__ == "__main__":
+    cli()
