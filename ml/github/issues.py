@@ -1,0 +1,68 @@
+"""The drift issue: one open issue (label + marker) that collects every drift report as a follow-up comment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ml.github.client import GitHubClient
+from ml.github.markers import new_nonce, with_marker
+
+PERMISSION = "`issues: write`"
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    action: str  # created | commented
+    number: int
+    url: str | None
+    comment_url: str | None = None
+    closed_duplicates: int = 0
+
+
+def open_marked_issues(client: GitHubClient, label: str, marker: str) -> list[dict[str, Any]]:
+    """Open issues with the label and our marker, oldest first; pull requests (listed among issues) skipped."""
+    issues = client.paginate(client.repo_url("/issues"), {"state": "open", "labels": label}, permission=PERMISSION)
+    found = [i for i in issues if "pull_request" not in i and marker in (i.get("body") or "")]
+    return sorted(found, key=lambda i: i["number"])
+
+
+def report_to_issue(client: GitHubClient, report: str, *, title: str, label: str, marker: str) -> IssueResult:
+    """Comment the report on the open drift issue, or open one carrying it; never leave two open."""
+    nonce = new_nonce("drift-report")
+    ours = open_marked_issues(client, label, marker)
+    if not ours:
+        body = with_marker(f"{nonce}\n{report}", marker)
+        created = client.write_once(
+            "POST", client.repo_url("/issues"), json={"title": title, "body": body, "labels": [label]},
+            permission=PERMISSION, what="opening the drift issue",
+            find=lambda: open_marked_issues(client, label, marker) or None,
+        )
+        ours = open_marked_issues(client, label, marker) or (created if isinstance(created, list) else [created])
+    keep, extras = ours[0], ours[1:]
+    for extra in extras:  # a concurrent run opened its own: every racer keeps the oldest
+        _close_duplicate(client, extra, keep)
+    if nonce in (keep.get("body") or ""):
+        return IssueResult("created", keep["number"], keep.get("html_url"), None, len(extras))
+    comment = _comment_once(client, keep["number"], report, nonce)
+    return IssueResult("commented", keep["number"], keep.get("html_url"), comment.get("html_url"), len(extras))
+
+
+def _comment_once(client: GitHubClient, number: int, body: str, nonce: str) -> dict[str, Any]:
+    """Post a comment carrying a one-off nonce, so a retry can see whether the failed attempt landed."""
+    url = client.repo_url(f"/issues/{number}/comments")
+
+    def find() -> dict[str, Any] | None:
+        mine = [c for c in client.paginate(url, permission=PERMISSION) if nonce in (c.get("body") or "")]
+        return mine[0] if mine else None
+
+    return client.write_once("POST", url, json={"body": with_marker(body, nonce)}, permission=PERMISSION,
+                             what=f"commenting on issue #{number}", find=find)
+
+
+def _close_duplicate(client: GitHubClient, duplicate: dict[str, Any], keep: dict[str, Any]) -> None:
+    number = duplicate["number"]
+    _comment_once(client, number, f"Duplicate of #{keep['number']}; reports continue there.",
+                  new_nonce("drift-duplicate"))
+    client.request("PATCH", client.repo_url(f"/issues/{number}"),
+                   json={"state": "closed", "state_reason": "not_planned"}, permission=PERMISSION)

@@ -1,0 +1,212 @@
+"""GitHub Releases as the model registry: release `model-vN` holds version N's bundle as assets.
+
+Champion = the newest published (non-draft), non-prerelease `model-vN` release that has every bundle asset.
+Publishing goes through a draft, so a half-uploaded version is never visible; rollback marks the champion's
+release as prerelease, which keeps its history and can be undone in the GitHub UI.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ml.bundle import ARTIFACT, CARD, METADATA, replace_dir, verify_artifact
+from ml.errors import IntegrityError, RegistryError
+from ml.github import releases
+from ml.github.client import GitHubClient
+from ml.github.errors import GitHubError
+from ml.registry.base import ModelVersion, Registry
+
+REFERENCE = "reference.json"
+CONTENT_TYPES = {ARTIFACT: "application/octet-stream", METADATA: "application/json", CARD: "text/markdown",
+                 REFERENCE: "application/json"}
+REQUIRED = (ARTIFACT, METADATA, CARD)
+_TAG = re.compile(r"^model-v(\d+)$")
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+def tag_for(version: int) -> str:
+    return f"model-v{version}"
+
+
+def version_of(release: Mapping[str, Any]) -> int | None:
+    match = _TAG.match(release.get("tag_name") or "")
+    return int(match.group(1)) if match else None
+
+
+def release_body(metadata: dict[str, Any], card: str) -> str:
+    """The model card, plus the metrics as a table when the card does not already show them all."""
+    metrics = metadata.get("metrics") or {}
+    body = card.strip() or f"# Model v{metadata.get('version')}"
+    missing = {k: v for k, v in metrics.items() if f"| {k} |" not in body}
+    if missing:
+        rows = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, int | float) else f"| {k} | {v} |"
+                         for k, v in missing.items())
+        body += f"\n\n## Metrics\n\n| metric | value |\n| --- | ---: |\n{rows}\n"
+    return body + f"\n\n<!-- mlops-template:model-release artifact_sha256={metadata.get('artifact_sha256')} -->\n"
+
+
+class GitHubReleasesRegistry(Registry):
+    def __init__(self, client: GitHubClient):
+        self.client = client
+        self._metadata_cache: dict[int, dict[str, Any]] = {}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GitHubReleasesRegistry:
+        return cls(GitHubClient.from_env(env))
+
+    def __repr__(self) -> str:
+        return f"GitHubReleasesRegistry({self.client.settings.repository})"
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    def _published(self) -> dict[int, dict[str, Any]]:
+        """Published model releases by version (prereleases, i.e. rolled-back versions, included)."""
+        found = {}
+        for release in releases.all_releases(self.client):
+            version = version_of(release)
+            if version is not None and not release.get("draft"):
+                found[version] = release
+        return found
+
+    def _complete(self) -> dict[int, dict[str, Any]]:
+        return {v: r for v, r in sorted(self._published().items()) if not _missing_assets(r)}
+
+    def _metadata(self, release: dict[str, Any]) -> dict[str, Any]:
+        asset = _assets(release)[METADATA]
+        if asset["id"] not in self._metadata_cache:
+            with tempfile.TemporaryDirectory(prefix="registry-meta-") as scratch:
+                path = Path(scratch) / METADATA
+                releases.download_asset(self.client, asset, path)
+                try:
+                    self._metadata_cache[asset["id"]] = json.loads(path.read_text(encoding="utf-8"))
+                except ValueError:
+                    raise IntegrityError(f"release {release.get('tag_name')}: {METADATA} is not JSON") from None
+        return self._metadata_cache[asset["id"]]
+
+    def versions(self) -> list[ModelVersion]:
+        return [ModelVersion(v, self._metadata(r)) for v, r in self._complete().items()]
+
+    def next_version(self) -> int:
+        published = self._published()
+        return max(published) + 1 if published else 1
+
+    def _champion_release(self, complete: dict[int, dict[str, Any]]) -> tuple[int, dict[str, Any]] | None:
+        serving = [(v, r) for v, r in complete.items() if not r.get("prerelease")]
+        return max(serving, key=lambda item: item[0]) if serving else None
+
+    def champion(self) -> ModelVersion | None:
+        found = self._champion_release(self._complete())
+        return ModelVersion(found[0], self._metadata(found[1])) if found else None
+
+    def fetch(self, version: int, dest: Path) -> Path:
+        release = self._published().get(version)
+        if release is None:
+            raise RegistryError(f"model v{version} is not among the releases of {self.client.settings.repository}")
+        missing = _missing_assets(release)
+        if missing:
+            raise RegistryError(f"release {release['tag_name']} lacks {', '.join(missing)}")
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.fetch-"))
+        try:
+            for name, asset in _assets(release).items():
+                if name in CONTENT_TYPES:
+                    releases.download_asset(self.client, asset, staging / name)
+            metadata = verify_artifact(staging)
+            if metadata.get("version") != version:
+                raise IntegrityError(f"release {release['tag_name']}: {METADATA} says version "
+                                     f"{metadata.get('version')}, not {version}")
+            replace_dir(staging, dest)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return dest
+
+    # -- writing ----------------------------------------------------------------------------------------
+
+    def publish(self, bundle_dir: Path) -> ModelVersion:
+        bundle_dir = Path(bundle_dir)
+        metadata = verify_artifact(bundle_dir)
+        version = metadata.get("version")
+        expected = self.next_version()
+        if version != expected:
+            raise RegistryError(f"cannot publish as v{version}: the next version in "
+                                f"{self.client.settings.repository} releases is v{expected}")
+        missing = [name for name in REQUIRED if not (bundle_dir / name).is_file()]
+        if missing:
+            raise RegistryError(f"{bundle_dir}: missing {', '.join(missing)}; cannot publish")
+        files = [bundle_dir / name for name in CONTENT_TYPES if (bundle_dir / name).is_file()]
+        tag = tag_for(version)
+        for stale in releases.drafts_for_tag(self.client, tag):  # left by a publish that was killed
+            releases.delete_release(self.client, stale["id"])
+        card = (bundle_dir / CARD).read_text(encoding="utf-8")
+        commit = str(metadata.get("git_commit") or "")
+        draft = releases.create_draft(self.client, tag, f"model v{version}", release_body(metadata, card),
+                                      commit if _SHA.match(commit) else None)
+        try:
+            for path in files:
+                releases.upload_asset(self.client, draft, path, CONTENT_TYPES[path.name])
+            _check_uploaded(releases.list_assets(self.client, draft["id"]), files, metadata)
+            releases.update_release(self.client, draft["id"], draft=False, make_latest="true")
+        except Exception as exc:
+            cleanup = self._discard(draft)
+            raise RegistryError(f"publishing v{version} failed ({exc}); {cleanup}") from None
+        except BaseException:
+            self._discard(draft)
+            raise
+        return ModelVersion(version, metadata)
+
+    def _discard(self, draft: dict[str, Any]) -> str:
+        try:
+            releases.delete_release(self.client, draft["id"])
+        except GitHubError:
+            return "the draft release could not be deleted; drafts never become champion, and the next publish " \
+                   "removes it"
+        return "the draft release was deleted, the champion is unchanged"
+
+    def rollback(self) -> ModelVersion:
+        complete = self._complete()
+        current = self._champion_release(complete)
+        if current is None:
+            raise RegistryError("nothing to roll back: there is no champion yet")
+        older = [(v, r) for v, r in complete.items() if v < current[0] and not r.get("prerelease")]
+        if not older:
+            raise RegistryError(f"nothing to roll back to: v{current[0]} is the oldest serving version")
+        version, release = older[-1]
+        metadata = self._metadata(release)
+        _check_digest(_assets(release)[ARTIFACT], metadata, release)
+        releases.update_release(self.client, current[1]["id"], prerelease=True)
+        releases.update_release(self.client, release["id"], make_latest="true")
+        return ModelVersion(version, metadata)
+
+
+def _assets(release: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {a["name"]: a for a in release.get("assets") or [] if a.get("state", "uploaded") == "uploaded"}
+
+
+def _missing_assets(release: Mapping[str, Any]) -> list[str]:
+    present = _assets(release)
+    return [name for name in REQUIRED if name not in present]
+
+
+def _check_uploaded(assets: list[dict[str, Any]], files: list[Path], metadata: dict[str, Any]) -> None:
+    by_name = _assets({"assets": assets})
+    for path in files:
+        asset = by_name.get(path.name)
+        if asset is None or asset.get("size") != path.stat().st_size:
+            raise RegistryError(f"{path.name} is missing or incomplete on the release after upload")
+    _check_digest(by_name[ARTIFACT], metadata, {"tag_name": "the new release"})
+
+
+def _check_digest(asset: Mapping[str, Any], metadata: Mapping[str, Any], release: Mapping[str, Any]) -> None:
+    """GitHub reports `digest: sha256:…` for assets; when present it must match the metadata."""
+    digest = asset.get("digest")
+    if digest and digest != f"sha256:{metadata.get('artifact_sha256')}":
+        raise IntegrityError(f"release {release.get('tag_name')}: {ARTIFACT} digest {digest[:19]}… does not match "
+                             f"metadata; refusing to use it")
