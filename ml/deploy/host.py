@@ -72,7 +72,9 @@ class HostBackend(Backend):
 
     def switch(self, colour: str) -> None:
         expected = self._slot_version(colour)
-        self._draining += self.nginx.point_to(colour, self.port(colour))
+        old_workers = self.nginx.point_to(colour, self.port(colour))
+        self._draining += old_workers
+        self.nginx.wait_old_workers_stopped_accepting(old_workers)
         deadline = time.monotonic() + 10
         while True:  # the reload is asynchronous: confirm nginx now answers from the new slot
             try:

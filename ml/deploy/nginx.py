@@ -148,6 +148,20 @@ class Nginx:
             raise DeployError(f"nginx -s reload failed: {out.stderr.strip()}")
         return old_workers
 
+    def wait_old_workers_stopped_accepting(self, old_workers: list[int], timeout: float = 10.0) -> None:
+        """After a reload, old workers accept new connections until the master tells them to quit; only then
+        does every new connection reach the new upstream."""
+        deadline = time.monotonic() + timeout
+        while True:
+            master = self.master_pid()
+            workers = self.workers_of(master) if master else {}
+            if all(pid not in workers or "shutting down" in workers[pid] for pid in old_workers):
+                return
+            if time.monotonic() > deadline:
+                raise DeployError(f"nginx old workers still accepting {timeout:g} s after the reload "
+                                  f"(see {self.prefix / 'error.log'})")
+            time.sleep(0.01)
+
     def draining(self, old_workers: list[int] = ()) -> list[int]:
         """Workers still finishing requests from before a reload."""
         master = self.master_pid()

@@ -1,0 +1,78 @@
+"""Model bundles for the deploy tests, built for real (train once, then copies with other versions or defects)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import yaml
+
+from ml.bundle import ARTIFACT, read_metadata, write_metadata
+from tests.conftest import base_params
+
+
+def write_deploy_params(root: Path, data_csv: Path) -> Path:
+    """A params.yaml with absolute paths (slots run with another working directory) and a quick model."""
+    raw = base_params()
+    raw["data"]["path"] = str(data_csv)
+    raw["model"]["params"]["max_iter"] = 30
+    raw["registry"] = {"backend": "local", "path": str(root / "registry")}
+    raw["serving"]["prediction_log_dir"] = str(root / "predictions")
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def train_bundle(params_path: Path, out_dir: Path) -> Path:
+    from ml.bundle import save_bundle
+    from ml.dataset import load_dataset
+    from ml.params import load_params
+    from ml.train import fit
+
+    params = load_params(params_path)
+    model, metadata = fit(load_dataset(params), params)
+    save_bundle(model, metadata, out_dir)
+    return out_dir
+
+
+def copy_as_version(base: Path, dest: Path, version: int | None) -> Path:
+    shutil.copytree(base, dest)
+    metadata = read_metadata(dest)
+    metadata["version"] = version
+    write_metadata(dest, metadata)
+    return dest
+
+
+def tamper_artifact(bundle: Path) -> Path:
+    """The server must refuse to load it: its sha256 no longer matches the metadata."""
+    with open(bundle / ARTIFACT, "ab") as handle:
+        handle.write(b"tampered")
+    return bundle
+
+
+def break_golden(bundle: Path) -> Path:
+    """The model is fine but its recorded expectations are not: the smoke test must catch the mismatch."""
+    metadata = read_metadata(bundle)
+    for record in metadata["golden"]:
+        record["probability"] = min(1.0, record["probability"] + 0.25)
+    write_metadata(bundle, metadata)
+    return bundle
+
+
+def golden(bundle: Path) -> list[dict]:
+    return json.loads((bundle / "metadata.json").read_text())["golden"]
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
