@@ -1,0 +1,51 @@
+"""The GitHub Actions side of a step: step outputs (GITHUB_OUTPUT) and the event payload (GITHUB_EVENT_PATH).
+
+Outside Actions (a laptop, a test) outputs are printed as `key=value` lines instead, so every script still runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ml.errors import MLOpsError
+
+
+def write_outputs(values: Mapping[str, Any], env: Mapping[str, str] | None = None) -> None:
+    """Append step outputs; multi-line values use a random heredoc delimiter so a value cannot inject outputs."""
+    env = os.environ if env is None else env
+    lines = []
+    for key, value in values.items():
+        text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        if "\n" in text:
+            delimiter = f"EOF_{secrets.token_hex(8)}"
+            lines.append(f"{key}<<{delimiter}\n{text}\n{delimiter}")
+        else:
+            lines.append(f"{key}={text}")
+    target = env.get("GITHUB_OUTPUT")
+    if target:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+    for line in lines:
+        click.echo(line)
+
+
+def read_event(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The triggering event's payload; a missing or garbled file is a one-line error."""
+    env = os.environ if env is None else env
+    path = env.get("GITHUB_EVENT_PATH")
+    if not path:
+        raise MLOpsError("GITHUB_EVENT_PATH is not set: this step runs inside GitHub Actions")
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise MLOpsError(f"{path}: cannot read the event payload ({exc})") from None
+    if not isinstance(event, dict):
+        raise MLOpsError(f"{path}: the event payload is not a JSON object")
+    return event

@@ -1,0 +1,67 @@
+"""Turn a step's JSON result into GitHub Actions step outputs, so `if:` conditions need no logic in YAML."""
+
+import json
+from pathlib import Path
+
+import click
+
+from ml.actions import write_outputs
+from ml.cli import one_line_errors
+from ml.errors import MLOpsError
+from ml.gate import PROMOTE
+
+
+def _load(path: str) -> dict:
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MLOpsError(f"{path}: not found; the step that writes it did not finish") from None
+    except ValueError:
+        raise MLOpsError(f"{path}: not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise MLOpsError(f"{path}: expected a JSON object")
+    return payload
+
+
+@click.group()
+def main() -> None:
+    """Write step outputs for the workflows."""
+
+
+@main.command()
+@click.option("--comparison", default="reports/comparison.json", show_default=True, type=click.Path(dir_okay=False))
+@one_line_errors
+def gate(comparison: str) -> None:
+    """decision and promote=true|false from comparison.json (never fails on a rejection)."""
+    decision = _load(comparison).get("decision")
+    if not decision:
+        raise MLOpsError(f"{comparison}: has no decision")
+    write_outputs({"decision": decision, "promote": decision == PROMOTE})
+
+
+@main.command()
+@click.option("--report", default="reports/drift/drift.json", show_default=True, type=click.Path(dir_okay=False))
+@one_line_errors
+def drift(report: str) -> None:
+    """drifted=true|false from drift.json."""
+    payload = _load(report)
+    for key in ("drifted", "dataset_drift", "drift"):
+        if isinstance(payload.get(key), bool):
+            write_outputs({"drifted": payload[key]})
+            return
+    raise MLOpsError(f"{report}: has no drifted verdict")
+
+
+@main.command()
+@click.option("--registry", default="ghcr.io", show_default=True)
+@click.option("--repository", required=True, help="owner/name (GITHUB_REPOSITORY).")
+@one_line_errors
+def image(registry: str, repository: str) -> None:
+    """image=<registry>/<owner>/<name> in lower case (container registries refuse upper case)."""
+    if repository.count("/") != 1 or not all(repository.split("/")):
+        raise MLOpsError(f"--repository {repository!r} is not owner/name")
+    write_outputs({"image": f"{registry}/{repository.lower()}"})
+
+
+if __name__ == "__main__":
+    main()
