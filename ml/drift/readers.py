@@ -1,0 +1,226 @@
+"""Stream the feature columns (and logged predictions) out of CSV, parquet or JSON-lines prediction logs.
+
+Everything is read columnar with pyarrow in batches of bounded size, so a file of any length is summarised in
+bounded memory. Each batch comes out normalised: numeric features as float64 arrays (NaN = null), categories
+and booleans as arrow string arrays (booleans spelled "true"/"false"), whatever the file's own types were.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+
+from ml.errors import DataError
+from ml.params import Feature
+
+BLOCK_BYTES = 16 << 20
+PARQUET_BATCH_ROWS = 131_072
+LOG_SUFFIXES = (".jsonl", ".ndjson")
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+TRUE_WORDS = ["true", "1", "yes", "t", "y"]
+FALSE_WORDS = ["false", "0", "no", "f", "n"]
+OUTPUTS = ("probability", "prediction")  # the model output columns of a prediction log (or exported table)
+
+
+@dataclass
+class Batch:
+    """One block of rows: normalised feature columns, and the logged predictions if the source has them."""
+
+    rows: int
+    columns: dict[str, Any]  # name -> float64 ndarray (numeric) or pyarrow string array (category, bool)
+    prediction: tuple[str, Any] | None = None  # ("numeric", float64 ndarray) or ("category", string array)
+
+
+def iter_batches(path: str | Path, features: tuple[Feature, ...], task: str) -> Iterator[Batch]:
+    """Yield normalised batches from a data file, a prediction-log file or a directory of *.jsonl logs."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(LOG_SUFFIXES))
+        if not files:
+            raise DataError(f"{path}: no prediction logs (*.jsonl) in this directory")
+        for file in files:
+            yield from _log_batches(file, features, task)
+        return
+    if not path.is_file():
+        raise DataError(f"{path}: not found")
+    name = path.name.lower()
+    if name.endswith(CSV_SUFFIXES):
+        tables = _csv_tables(path, features, task)
+    elif name.endswith(PARQUET_SUFFIXES):
+        tables = _parquet_tables(path, features)
+    elif name.endswith(LOG_SUFFIXES):
+        yield from _log_batches(path, features, task)
+        return
+    else:
+        raise DataError(f"{path}: unsupported file type (expected .csv, .parquet, .jsonl prediction logs "
+                        f"or a directory of them)")
+    for table in tables:
+        batch = normalise(table, features, path)
+        batch.prediction = _logged_prediction(table, task, path)
+        yield batch
+
+
+def frame_batch(frame: pd.DataFrame, features: tuple[Feature, ...], where: str = "data") -> Batch:
+    """Normalise an in-memory DataFrame exactly as file batches are (used at training time)."""
+    _require_columns([str(c) for c in frame.columns], features, where)
+    names = [f.name for f in features]
+    try:
+        table = pa.Table.from_pandas(frame[names], preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise DataError(f"{where}: columns of mixed types cannot be read ({_first_line(exc)})") from None
+    return normalise(table, features, where)
+
+
+def normalise(table: pa.Table | pa.RecordBatch, features: tuple[Feature, ...], where: Any) -> Batch:
+    columns = {f.name: _normalise_column(table.column(f.name), f, where) for f in features}
+    return Batch(rows=table.num_rows, columns=columns)
+
+
+def _normalise_column(values: Any, feature: Feature, where: Any) -> Any:
+    if feature.is_numeric:
+        if pa.types.is_null(values.type):
+            return np.full(len(values), np.nan)
+        try:
+            return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            found = _quoted(str(exc)) or str(values.type)
+            raise DataError(f"{where}: column '{feature.name}' should hold numbers ({feature.type}) "
+                            f"but holds {found}") from None
+    try:
+        text = pc.cast(values, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise DataError(f"{where}: column '{feature.name}' should hold {feature.type} values "
+                        f"but holds {values.type}") from None
+    if feature.type == "bool":
+        lower = pc.utf8_lower(text)
+        text = pc.if_else(pc.is_in(lower, pa.array(TRUE_WORDS)), "true",
+                          pc.if_else(pc.is_in(lower, pa.array(FALSE_WORDS)), "false", text))
+    return text
+
+
+def _require_columns(names: list[str], features: tuple[Feature, ...], where: Any) -> None:
+    missing = [f.name for f in features if f.name not in names]
+    if missing:
+        raise DataError(f"{where}: missing feature column{'s' if len(missing) > 1 else ''} "
+                        f"{', '.join(missing)} (listed under features in params.yaml)")
+
+
+def _csv_tables(path: Path, features: tuple[Feature, ...], task: str) -> Iterator[pa.RecordBatch]:
+    header = _csv_header(path)
+    _require_columns(header, features, path)
+    types = {f.name: pa.float64() if f.is_numeric else pa.string() for f in features}
+    outputs = {"probability": pa.float64(), "prediction": pa.float64() if task == "regression" else pa.string()}
+    types.update({name: kind for name, kind in outputs.items() if name in header and name not in types})
+    convert = pa_csv.ConvertOptions(column_types=types, include_columns=list(types), strings_can_be_null=True)
+    try:
+        reader = pa_csv.open_csv(path, read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES),
+                                 convert_options=convert)
+        yield from reader
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"{path}: {_csv_problem(str(exc), header, features)}") from None
+
+
+def _csv_header(path: Path) -> list[str]:
+    try:
+        with pa.input_stream(str(path), compression="detect") as raw:
+            first = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="").readline()
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: cannot read ({_first_line(exc)})") from None
+    if not first.strip():
+        raise DataError(f"{path}: empty file (no header row)")
+    return next(csv.reader([first]))
+
+
+def _csv_problem(message: str, header: list[str], features: tuple[Feature, ...]) -> str:
+    """Turn pyarrow's 'In CSV column #3: CSV conversion error to double: invalid value 'x'' into words."""
+    column = re.search(r"column #(\d+)", message)
+    if column and "conversion error" in message and int(column.group(1)) < len(header):
+        name = header[int(column.group(1))]
+        kind = next((f.type for f in features if f.name == name), "number")
+        return f"column '{name}' should hold numbers ({kind}) but holds {_quoted(message) or 'text'}"
+    return _first_line(message)
+
+
+def _parquet_tables(path: Path, features: tuple[Feature, ...]) -> Iterator[pa.RecordBatch]:
+    try:
+        parquet = pq.ParquetFile(path)
+        _require_columns(parquet.schema_arrow.names, features, path)
+        names = [f.name for f in features]
+        names += [name for name in OUTPUTS if name in parquet.schema_arrow.names and name not in names]
+        yield from parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=names)
+    except pa.ArrowException as exc:
+        raise DataError(f"{path}: not a readable parquet file ({_first_line(exc)})") from None
+
+
+def _log_batches(path: Path, features: tuple[Feature, ...], task: str) -> Iterator[Batch]:
+    """The server's prediction log: one JSON object per line, features nested under "features"."""
+    for chunk in _line_chunks(path):
+        try:
+            table = pa_json.read_json(io.BytesIO(chunk))
+        except pa.ArrowInvalid as exc:
+            raise DataError(f"{path}: not valid JSON lines ({_first_line(exc)})") from None
+        flat = _flatten_log(table, features, path)
+        batch = normalise(flat, features, path)
+        batch.prediction = _logged_prediction(table, task, path)
+        yield batch
+
+
+def _line_chunks(path: Path) -> Iterator[bytes]:
+    """Blocks of whole lines, about BLOCK_BYTES each, so a huge log never sits in memory at once."""
+    carry = b""
+    with open(path, "rb") as handle:
+        while block := handle.read(BLOCK_BYTES):
+            block = carry + block
+            cut = block.rfind(b"\n") + 1
+            carry = block[cut:]
+            if block[:cut].strip():
+                yield block[:cut]
+    if carry.strip():
+        yield carry + b"\n"
+
+
+def _flatten_log(table: pa.Table, features: tuple[Feature, ...], where: Path) -> pa.Table:
+    if "features" in table.column_names and pa.types.is_struct(table.schema.field("features").type):
+        nested = table.column("features")
+        present = [nested.type.field(i).name for i in range(nested.type.num_fields)]
+        _require_columns(present, features, where)
+        return pa.table({f.name: pc.struct_field(nested, f.name) for f in features})
+    _require_columns(table.column_names, features, where)
+    return table
+
+
+def _logged_prediction(table: pa.Table | pa.RecordBatch, task: str, where: Path) -> tuple[str, Any] | None:
+    """The positive-class probability when logged, else the prediction itself (a number or a label)."""
+    for name in OUTPUTS:
+        if name in table.column_names and table.column(name).null_count < table.num_rows:
+            values = table.column(name)
+            if name == "probability" or task == "regression":
+                try:
+                    return "numeric", pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    raise DataError(f"{where}: '{name}' should hold numbers but holds {values.type}") from None
+            return "category", pc.cast(values, pa.string())
+    return None
+
+
+def _quoted(message: str) -> str | None:
+    found = re.search(r"'([^']*)'", message)
+    return f"'{found.group(1)}'" if found else None
+
+
+def _first_line(exc: Exception | str) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__

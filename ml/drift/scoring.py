@@ -1,0 +1,62 @@
+"""The model output the drift job compares: positive-class probability for a binary classifier, the predicted
+label for other classifiers, the prediction itself for a regressor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ml.drift.profile import Scorer
+from ml.drift.readers import Batch
+from ml.errors import DataError
+from ml.params import Feature
+
+
+def model_scores(model: Any, frame: pd.DataFrame, task: str) -> np.ndarray:
+    """What to store as the reference's scores at training time (`build_reference(frame, scores, params)`)."""
+    if task == "classification" and hasattr(model, "predict_proba") and len(getattr(model, "classes_", ())) == 2:
+        return np.asarray(model.predict_proba(frame)[:, 1], dtype=np.float64)
+    return np.asarray(model.predict(frame))
+
+
+def scores_kind(scores: np.ndarray, task: str) -> str:
+    """Probabilities and regression outputs are compared as numbers; class labels as categories."""
+    if task == "regression" or np.issubdtype(np.asarray(scores).dtype, np.floating):
+        return "numeric"
+    return "category"
+
+
+def as_prediction(scores: np.ndarray, task: str) -> tuple[str, Any]:
+    kind = scores_kind(scores, task)
+    if kind == "numeric":
+        return kind, np.asarray(scores, dtype=np.float64)
+    return kind, pa.array([None if label is None else str(label) for label in scores.tolist()], type=pa.string())
+
+
+def batch_frame(batch: Batch, features: tuple[Feature, ...]) -> pd.DataFrame:
+    """Rebuild the frame the model was trained on from a normalised batch (booleans back to 0/1)."""
+    data = {}
+    for feature in features:
+        values = batch.columns[feature.name]
+        if feature.is_numeric:
+            data[feature.name] = values
+        elif feature.type == "bool":
+            labels = values.to_numpy(zero_copy_only=False)
+            data[feature.name] = np.where(labels == "true", 1.0, np.where(labels == "false", 0.0, np.nan))
+        else:
+            data[feature.name] = values.to_numpy(zero_copy_only=False).astype(object)
+    return pd.DataFrame(data)
+
+
+def batch_scorer(model: Any, features: tuple[Feature, ...], task: str) -> Scorer:
+    def score(batch: Batch) -> tuple[str, Any]:
+        try:
+            scores = model_scores(model, batch_frame(batch, features), task)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"the model cannot score this data: {exc}") from None
+        return as_prediction(scores, task)
+
+    return score

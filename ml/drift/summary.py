@@ -1,0 +1,157 @@
+"""Per-column statistics gathered in one streaming pass, small enough to keep in memory or in a JSON file.
+
+A numeric column keeps exact counts and moments plus a bounded uniform subsample of its values (for KS,
+Wasserstein and PSI); a categorical column keeps exact category counts. Memory is bounded by the sample size,
+not by the number of rows read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ml.errors import DataError
+
+
+@dataclass
+class NumericSummary:
+    rows: int
+    nulls: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    sample: np.ndarray  # sorted uniform subsample of the non-null values
+    kind: str = field(default="numeric", init=False)
+
+    @property
+    def count(self) -> int:
+        return self.rows - self.nulls
+
+    def to_json(self, sample_size: int | None = None, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        sample = self.sample
+        if sample_size is not None and sample.size > sample_size:
+            rng = rng or np.random.default_rng(0)
+            sample = np.sort(rng.choice(sample, size=sample_size, replace=False))
+        moments = {name: _json_float(getattr(self, name)) for name in ("mean", "std", "min", "max")}
+        return {"kind": "numeric", "rows": self.rows, "nulls": self.nulls, **moments,
+                "sample": [float(f"{value:.7g}") for value in sample.tolist()]}
+
+
+@dataclass
+class CategorySummary:
+    rows: int
+    nulls: int
+    counts: dict[str, int]
+    kind: str = field(default="category", init=False)
+
+    @property
+    def count(self) -> int:
+        return self.rows - self.nulls
+
+    def to_json(self, sample_size: int | None = None, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        return {"kind": "category", "rows": self.rows, "nulls": self.nulls, "counts": dict(self.counts)}
+
+
+ColumnSummary = NumericSummary | CategorySummary
+
+
+def _json_float(value: float) -> float | None:
+    """JSON has no NaN: a column with no values at all has no mean."""
+    return None if np.isnan(value) else value
+
+
+def summary_from_json(raw: Any, where: str) -> ColumnSummary:
+    """Rebuild a summary stored by to_json; anything malformed is a DataError naming where it is."""
+    try:
+        if raw["kind"] == "numeric":
+            sample = np.sort(np.asarray(raw["sample"], dtype=np.float64))
+            moments = {name: float("nan") if raw[name] is None else float(raw[name])
+                       for name in ("mean", "std", "min", "max")}
+            return NumericSummary(rows=int(raw["rows"]), nulls=int(raw["nulls"]), sample=sample, **moments)
+        if raw["kind"] == "category":
+            counts = {str(key): int(value) for key, value in raw["counts"].items()}
+            return CategorySummary(rows=int(raw["rows"]), nulls=int(raw["nulls"]), counts=counts)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        pass
+    raise DataError(f"{where}: malformed column statistics")
+
+
+class NumericAccumulator:
+    """Exact counts and moments, plus a uniform subsample: a row is kept while its random key is below a
+    threshold that tightens whenever the sample outgrows twice its cap (bottom-k sampling, O(1) per row)."""
+
+    def __init__(self, sample_size: int) -> None:
+        self.sample_size = sample_size
+        self.rows = self.nulls = 0
+        self._shift: float | None = None
+        self._sum = self._sum_sq = 0.0
+        self._min, self._max = np.inf, -np.inf
+        self._values: list[np.ndarray] = []
+        self._keys: list[np.ndarray] = []
+        self._kept = 0
+        self._threshold = 1.0
+
+    def add(self, values: np.ndarray, keys: np.ndarray) -> None:
+        """values: float64 with NaN for nulls (infinities count as nulls too); keys: uniform [0, 1) per row."""
+        self.rows += values.size
+        valid = np.isfinite(values)
+        present = values[valid]
+        self.nulls += values.size - present.size
+        if not present.size:
+            return
+        if self._shift is None:
+            self._shift = float(present[0])
+        centred = present - self._shift
+        self._sum += float(centred.sum())
+        self._sum_sq += float(np.dot(centred, centred))
+        self._min = min(self._min, float(present.min()))
+        self._max = max(self._max, float(present.max()))
+        present_keys = keys[valid]
+        chosen = present_keys < self._threshold
+        self._values.append(present[chosen])
+        self._keys.append(present_keys[chosen])
+        self._kept += int(chosen.sum())
+        if self._kept > 2 * self.sample_size:
+            self._prune()
+
+    def _prune(self) -> None:
+        values, keys = np.concatenate(self._values), np.concatenate(self._keys)
+        if keys.size > self.sample_size:
+            self._threshold = float(np.partition(keys, self.sample_size)[self.sample_size])
+            chosen = keys < self._threshold
+            values, keys = values[chosen], keys[chosen]
+        self._values, self._keys, self._kept = [values], [keys], values.size
+
+    def finish(self) -> NumericSummary:
+        if self._values:
+            self._prune()
+        sample = np.sort(self._values[0]) if self._values else np.empty(0)
+        count = self.rows - self.nulls
+        if count:
+            mean_centred = self._sum / count
+            std = float(np.sqrt(max(self._sum_sq / count - mean_centred**2, 0.0)))
+            mean, low, high = self._shift + mean_centred, self._min, self._max
+        else:
+            mean = std = low = high = float("nan")
+        return NumericSummary(rows=self.rows, nulls=self.nulls, mean=mean, std=std, min=low, max=high,
+                              sample=sample)
+
+
+class CategoryAccumulator:
+    """Exact counts per category: their number is small, whatever the number of rows."""
+
+    def __init__(self) -> None:
+        self.rows = self.nulls = 0
+        self.counts: Counter[str] = Counter()
+
+    def add(self, counts: dict[str, int], nulls: int, rows: int) -> None:
+        self.rows += rows
+        self.nulls += nulls
+        self.counts.update(counts)
+
+    def finish(self) -> CategorySummary:
+        return CategorySummary(rows=self.rows, nulls=self.nulls, counts=dict(self.counts.most_common()))
