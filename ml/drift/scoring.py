@@ -3,6 +3,7 @@ label for other classifiers, the prediction itself for a regressor."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -36,25 +37,27 @@ def as_prediction(scores: np.ndarray, task: str) -> tuple[str, Any]:
     return kind, pa.array([None if label is None else str(label) for label in scores.tolist()], type=pa.string())
 
 
-def batch_frame(batch: Batch, features: tuple[Feature, ...]) -> pd.DataFrame:
-    """Rebuild the frame the model was trained on from a normalised batch (booleans back to 0/1)."""
+def model_frame(columns: Mapping[str, Any], features: tuple[Feature, ...]) -> pd.DataFrame:
+    """The frame the model was trained on, from normalised columns (arrow or numpy; booleans back to 0/1)."""
     data = {}
     for feature in features:
-        values = batch.columns[feature.name]
+        values = columns[feature.name]
         if feature.is_numeric:
-            data[feature.name] = values
-        elif feature.type == "bool":
-            labels = values.to_numpy(zero_copy_only=False)
+            data[feature.name] = np.asarray(values, dtype=np.float64)
+            continue
+        labels = values.to_numpy(zero_copy_only=False) if isinstance(values, pa.Array | pa.ChunkedArray) else values
+        labels = np.asarray(labels, dtype=object)
+        if feature.type == "bool":
             data[feature.name] = np.where(labels == "true", 1.0, np.where(labels == "false", 0.0, np.nan))
         else:
-            data[feature.name] = values.to_numpy(zero_copy_only=False).astype(object)
+            data[feature.name] = labels
     return pd.DataFrame(data)
 
 
 def batch_scorer(model: Any, features: tuple[Feature, ...], task: str) -> Scorer:
     def score(batch: Batch) -> tuple[str, Any]:
         try:
-            scores = model_scores(model, batch_frame(batch, features), task)
+            scores = model_scores(model, model_frame(batch.columns, features), task)
         except (ValueError, TypeError) as exc:
             raise DataError(f"the model cannot score this data: {exc}") from None
         return as_prediction(scores, task)

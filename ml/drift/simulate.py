@@ -1,0 +1,158 @@
+"""Simulated production batches: rows resampled from the reference, with drift injected on request.
+
+Resampling whole rows keeps every column's distribution and the relations between columns, so with no drift
+asked the batch looks like more of the training data, for any user's dataset. From a reference.json only the
+per-column statistics exist, so columns are drawn independently there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ml.drift.readers import iter_batches
+from ml.drift.reference import load_reference
+from ml.drift.summary import NumericSummary
+from ml.errors import DataError
+from ml.params import Feature, Params
+
+NEW_CATEGORY = "new-value"
+
+
+@dataclass(frozen=True)
+class DriftSpec:
+    """What to change: mean shifts in reference standard deviations, new-category shares, null rates."""
+
+    shift_mean: dict[str, float] = field(default_factory=dict)
+    new_category: dict[str, float] = field(default_factory=dict)
+    null_spike: dict[str, float] = field(default_factory=dict)
+
+    def check(self, features: tuple[Feature, ...]) -> None:
+        kinds = {f.name: f for f in features}
+        for option, columns, wanted in (("--shift-mean", self.shift_mean, "numeric"),
+                                        ("--new-category", self.new_category, "category"),
+                                        ("--null-spike", self.null_spike, "any")):
+            for name, value in columns.items():
+                if name not in kinds:
+                    raise DataError(f"{option}: '{name}' is not a feature in params.yaml")
+                feature = kinds[name]
+                if wanted == "numeric" and not feature.is_numeric:
+                    raise DataError(f"{option}: '{name}' is {feature.type}; mean shifts need an int or float feature")
+                if wanted == "category" and feature.type != "category":
+                    raise DataError(f"{option}: '{name}' is {feature.type}; new categories need a category feature")
+                if option != "--shift-mean" and not 0 <= value <= 1:
+                    raise DataError(f"{option}: {name}={value:g} must be a share between 0 and 1")
+
+
+def reference_rows(path: str | Path, params: Params, rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """`rows` rows like the reference's: resampled from a data file, or drawn per column from a reference.json."""
+    if str(path).lower().endswith(".json"):
+        profile = load_reference(path, params.features)
+        return pd.DataFrame({name: _draw(summary, rows, rng) for name, summary in profile.columns.items()})
+    columns: dict[str, list[Any]] = {f.name: [] for f in params.features}
+    for batch in iter_batches(path, params.features, params.task):
+        for name, values in batch.columns.items():
+            columns[name].append(values)
+    frame = pd.DataFrame({name: _concat(parts) for name, parts in columns.items()})
+    if frame.empty:
+        raise DataError(f"{path}: no rows to resample")
+    return frame.iloc[rng.integers(0, len(frame), rows)].reset_index(drop=True)
+
+
+def _concat(parts: list[Any]) -> np.ndarray:
+    if parts and isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts)
+    return pa.chunked_array(parts, type=pa.string()).to_numpy().astype(object) if parts else np.empty(0)
+
+
+def _draw(summary: Any, rows: int, rng: np.random.Generator) -> np.ndarray:
+    nulls = rng.random(rows) < summary.nulls / max(summary.rows, 1)
+    if isinstance(summary, NumericSummary):
+        values = rng.choice(summary.sample, rows) if summary.sample.size else np.full(rows, np.nan)
+        return np.where(nulls, np.nan, values)
+    labels = np.array(list(summary.counts), dtype=object)
+    counts = np.array(list(summary.counts.values()), dtype=np.float64)
+    values = rng.choice(labels, rows, p=counts / counts.sum()) if labels.size else np.full(rows, None, dtype=object)
+    values[nulls] = None
+    return values
+
+
+def apply_drift(frame: pd.DataFrame, features: tuple[Feature, ...], spec: DriftSpec,
+                rng: np.random.Generator) -> pd.DataFrame:
+    """Shift means (clipped to the feature's min/max, like the server's validation would), add a new category
+    to a share of rows, blank a share of rows; each on its own random rows."""
+    frame = frame.copy()
+    by_name = {f.name: f for f in features}
+    for name, sigmas in spec.shift_mean.items():
+        values = frame[name].to_numpy(dtype=np.float64)
+        scale = np.nanstd(values) if np.isfinite(values).any() else 0.0
+        shifted = np.clip(values + sigmas * scale, by_name[name].min if by_name[name].min is not None else -np.inf,
+                          by_name[name].max if by_name[name].max is not None else np.inf)
+        frame[name] = np.round(shifted) if by_name[name].type == "int" else shifted
+    for name, share in spec.new_category.items():
+        chosen = rng.random(len(frame)) < share
+        frame[name] = np.where(chosen, NEW_CATEGORY, frame[name].to_numpy(dtype=object))
+    for name, rate in spec.null_spike.items():
+        chosen = rng.random(len(frame)) < rate
+        values = frame[name].to_numpy(dtype=np.float64 if by_name[name].is_numeric else object)
+        values[chosen] = np.nan if by_name[name].is_numeric else None
+        frame[name] = values
+    return frame
+
+
+def log_records(frame: pd.DataFrame, features: tuple[Feature, ...], predictions: list[Any] | None,
+                probabilities: list[float | None] | None, model_version: str | None,
+                end: datetime | None = None) -> list[dict[str, Any]]:
+    """The server's prediction-log records, timestamps spread over the hour before `end`."""
+    end = end or datetime.now(UTC)
+    rows = len(frame)
+    columns = {f.name: [_json_value(value, f) for value in frame[f.name].tolist()] for f in features}
+    step = timedelta(seconds=3600 / max(rows, 1))
+    return [{
+        "ts": (end - (rows - index) * step).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "model_version": model_version,
+        "features": {name: values[index] for name, values in columns.items()},
+        "prediction": predictions[index] if predictions is not None else None,
+        "probability": probabilities[index] if probabilities is not None else None,
+    } for index in range(rows)]
+
+
+def _json_value(value: Any, feature: Feature) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if feature.type == "int":
+        return int(value)
+    if feature.type == "float":
+        return float(value)
+    if feature.type == "bool":
+        return value == "true" if value in ("true", "false") else value
+    return str(value)
+
+
+def model_outputs(model: Any, frame: pd.DataFrame, features: tuple[Feature, ...],
+                  task: str) -> tuple[list[Any], list[float] | None]:
+    """(predictions, positive-class probabilities or None), as the server logs them."""
+    from ml.drift.scoring import model_frame
+
+    inputs = model_frame(frame, features)
+    predictions = [value.item() if hasattr(value, "item") else value for value in model.predict(inputs)]
+    if task == "classification" and hasattr(model, "predict_proba") and len(getattr(model, "classes_", ())) == 2:
+        return predictions, [float(p) for p in model.predict_proba(inputs)[:, 1]]
+    return predictions, None
+
+
+def records_text(records: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(record, separators=(",", ":")) + "\n" for record in records)
+
+
+def records_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The same records flattened into one table (for a .csv or .parquet --out)."""
+    return pd.DataFrame([{"ts": r["ts"], "model_version": r["model_version"], **r["features"],
+                          "prediction": r["prediction"], "probability": r["probability"]} for r in records])
