@@ -34,6 +34,8 @@ def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--listen-port", default=8080, show_default=True, help="host: nginx port users call."),
         click.option("--blue-port", default=8081, show_default=True, help="host: blue slot's loopback port."),
         click.option("--green-port", default=8082, show_default=True, help="host: green slot's loopback port."),
+        click.option("--router-port", default=8083, show_default=True,
+                     help="host: loopback port of the nginx that switches between slots."),
         click.option("--nginx-workers", default=1, show_default=True),
         click.option("--drain-timeout", default=10, show_default=True,
                      help="host: nginx worker_shutdown_timeout and slot graceful-shutdown seconds."),
@@ -64,7 +66,8 @@ def make_backend(opts: dict[str, Any]) -> Backend:
 
     return HostBackend(HostSettings(
         state_dir=Path(opts["state_dir"]), params_path=Path(opts["params_path"]), listen_port=opts["listen_port"],
-        blue_port=opts["blue_port"], green_port=opts["green_port"], nginx_workers=opts["nginx_workers"],
+        blue_port=opts["blue_port"], green_port=opts["green_port"], router_port=opts["router_port"],
+        nginx_workers=opts["nginx_workers"],
         shutdown_timeout=opts["drain_timeout"]))
 
 

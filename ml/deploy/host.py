@@ -32,6 +32,7 @@ class HostSettings:
     listen_port: int = 8080
     blue_port: int = 8081
     green_port: int = 8082
+    router_port: int = 8083
     nginx_workers: int = 1
     shutdown_timeout: int = 10
     server_command: tuple[str, ...] = ()   # default: this Python's uvicorn serving.app:app
@@ -44,8 +45,10 @@ class HostBackend(Backend):
     def __init__(self, settings: HostSettings):
         self.settings = settings
         self.state_dir = Path(settings.state_dir).resolve()
-        self.nginx = Nginx(self.state_dir / "nginx", settings.listen_port, settings.nginx_workers,
-                           settings.shutdown_timeout)
+        self.nginx = Nginx(self.state_dir / "nginx-router", "router", settings.router_port,
+                           workers=settings.nginx_workers, shutdown_timeout=settings.shutdown_timeout)
+        self.edge = Nginx(self.state_dir / "nginx-edge", "edge", settings.listen_port, settings.router_port,
+                          workers=settings.nginx_workers, shutdown_timeout=settings.shutdown_timeout)
         self._draining: list[int] = []
 
     # -- addresses -------------------------------------------------------------------------------------------
@@ -65,7 +68,9 @@ class HostBackend(Backend):
 
     # -- router ----------------------------------------------------------------------------------------------
     def prepare(self) -> None:
-        self.nginx.ensure_running("blue", self.port("blue"))
+        self.nginx.ensure_include("blue", self.port("blue"))
+        self.nginx.ensure_running()
+        self.edge.ensure_running()
 
     def live_colour(self) -> str | None:
         return self.nginx.live_colour()
@@ -168,6 +173,7 @@ class HostBackend(Backend):
 
     def down(self) -> None:
         """Stop nginx and both slots (tests, or taking the service off this host)."""
+        self.edge.stop()
         self.nginx.stop()
         for colour in COLOURS:
             pid = self.pid(colour)

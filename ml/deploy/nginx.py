@@ -1,4 +1,7 @@
-"""nginx as the blue/green router: render its config, swap the live upstream atomically, test, reload, drain.
+"""nginx in front of the slots: render its config, swap the live upstream atomically, test, reload, drain.
+
+Two nginx instances run from the same binary: the edge (users' port, never reloaded by a deploy) and the router
+(reloaded on every switch); deploy/nginx/*.conf.template say why.
 
 Why the drain check: `nginx -s reload` starts new workers on the new config, while the old workers keep serving
 the requests (and upstream keep-alive connections) they already hold until they finish or worker_shutdown_timeout
@@ -20,7 +23,7 @@ from ml.deploy.errors import DeployError
 from ml.deploy.failpoints import failpoint
 from ml.fileio import write_text_atomic
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "nginx.conf.template"
+TEMPLATES = Path(__file__).resolve().parents[2] / "deploy" / "nginx"
 INCLUDE = "live_upstream.conf"
 _LIVE_MARK = re.compile(r"^# live: (blue|green)$", re.MULTILINE)
 _TMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -47,7 +50,9 @@ def upstream_block(colour: str, port: int, keepalive: int = 32) -> str:
 @dataclass
 class Nginx:
     prefix: Path
+    template: str                      # edge | router
     listen_port: int
+    router_port: int = 0               # edge only: where the router listens
     workers: int = 1
     shutdown_timeout: int = 10
     binary: str | None = None
@@ -65,16 +70,22 @@ class Nginx:
                "-e", str(self.prefix / "error.log"), *args]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
 
-    def render(self) -> None:
-        text = TEMPLATE.read_text(encoding="utf-8")
+    def render(self) -> bool:
+        text = (TEMPLATES / f"{self.template}.conf.template").read_text(encoding="utf-8")
         for key, value in {"PREFIX": str(self.prefix), "WORKERS": str(self.workers),
-                           "SHUTDOWN_TIMEOUT": str(self.shutdown_timeout),
+                           "SHUTDOWN_TIMEOUT": str(self.shutdown_timeout), "ROUTER_PORT": str(self.router_port),
                            "LISTEN": f"127.0.0.1:{self.listen_port}"}.items():
             text = text.replace(f"@@{key}@@", value)
         for name in _TMP_DIRS:
             (self.prefix / "tmp" / name).mkdir(parents=True, exist_ok=True)
-        if not self.conf.exists() or self.conf.read_text(encoding="utf-8") != text:
-            write_text_atomic(self.conf, text)
+        if self.conf.exists() and self.conf.read_text(encoding="utf-8") == text:
+            return False
+        write_text_atomic(self.conf, text)
+        return True
+
+    def ensure_include(self, colour: str, port: int) -> None:
+        if not self.include.exists():
+            write_text_atomic(self.include, upstream_block(colour, port))
 
     def live_colour(self) -> str | None:
         try:
@@ -112,16 +123,18 @@ class Nginx:
                 continue
         return found
 
-    def ensure_running(self, initial_colour: str, initial_port: int) -> None:
-        self.render()
-        if not self.include.exists():
-            write_text_atomic(self.include, upstream_block(initial_colour, initial_port))
+    def ensure_running(self) -> None:
+        """Start nginx unless it runs; reload it if its rendered config changed (settings edited)."""
+        changed = self.render()
         if self.master_pid() is not None:
+            if changed:
+                self.test()
+                self._run("-s", "reload")
             return
         self.test()
         out = self._run()
         if out.returncode != 0:
-            raise DeployError(f"nginx did not start: {out.stderr.strip().splitlines()[-1:]}")
+            raise DeployError(f"nginx did not start: {(out.stderr.strip().splitlines() or ['no output'])[-1]}")
         deadline = time.monotonic() + 10
         while self.master_pid() is None:
             if time.monotonic() > deadline:
