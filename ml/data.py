@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,15 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if path.suffix == ".parquet":
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path, low_memory=False)
+            # A first row with more fields than the header would silently become the index (index_col=None) or
+            # be truncated (index_col=False, with a ParserWarning): make it a parse error instead.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(path, low_memory=False, index_col=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: data file has no columns") from None
+    except pd.errors.ParserWarning:
+        raise DataError(f"{path}: cannot be parsed as csv (the first row has more fields than the header)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise DataError(f"{path}: cannot be parsed as {path.suffix.lstrip('.') or 'csv'} ({first})") from None
