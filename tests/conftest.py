@@ -1,0 +1,152 @@
+"""Shared fixtures: a small self-contained workspace (params.yaml + data) and a runner for the real scripts.
+
+The scripts resolve params.yaml paths against the working directory (like DVC), so each test gets its own
+directory with its own params.yaml, data and registry, and runs the scripts there as subprocesses of the venv's
+python: the same way a user and the workflows run them.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = REPO / "scripts"
+PYTHON = sys.executable
+SMALL_ROWS = 3000  # enough for a model that learns the sample's signal, small enough for subsecond fits
+SCRIPT_TIMEOUT = 180
+# Variables that would point a script at something other than the test's own workspace.
+_LEAKY_ENV = ("MODEL_REGISTRY", "MLOPS_DEBUG", "GITHUB_SHA", "GITHUB_TOKEN", "GITHUB_REPOSITORY")
+
+
+@dataclass(frozen=True)
+class ScriptRun:
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def describe(self) -> str:
+        return f"{' '.join(self.args)} → exit {self.returncode}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+
+
+def script_env(**extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in _LEAKY_ENV}
+    env.update(extra)
+    return env
+
+
+def run_script(script: str, *args: str, cwd: Path, env: dict[str, str] | None = None) -> ScriptRun:
+    """Run scripts/<script> with the venv's python in cwd; capture everything, never raise on failure."""
+    command = (PYTHON, str(SCRIPTS / script), *args)
+    done = subprocess.run(command, cwd=cwd, env=env or script_env(), capture_output=True, text=True,
+                          timeout=SCRIPT_TIMEOUT, check=False)
+    return ScriptRun((script, *args), done.returncode, done.stdout, done.stderr)
+
+
+def run_scripts(calls: Sequence[tuple[str, Sequence[str], Path]]) -> list[ScriptRun]:
+    """Run independent (script, args, cwd) calls two at a time (the machine has two cores); results in order."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda call: run_script(call[0], *call[1], cwd=call[2]), calls))
+
+
+def assert_ok(run: ScriptRun) -> ScriptRun:
+    assert run.returncode == 0, run.describe()
+    assert "Traceback" not in run.stderr, run.describe()
+    return run
+
+
+def assert_one_line_error(run: ScriptRun, *needles: str) -> str:
+    """A user error: non-zero exit, exactly one 'Error: …' line on stderr naming every needle, no traceback."""
+    assert run.returncode != 0, run.describe()
+    assert "Traceback" not in run.stderr, run.describe()
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.describe()
+    assert lines[0].startswith("Error: "), run.describe()
+    assert "unexpected" not in lines[0], f"an unanticipated error reached the user:\n{run.describe()}"
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} not named in:\n{run.describe()}"
+    return lines[0]
+
+
+def base_params() -> dict[str, Any]:
+    """The repository's params.yaml, made light for tests: few bootstrap resamples, a workspace registry."""
+    raw = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    raw["data"].pop("sample_rows", None)
+    raw["gate"]["bootstrap_resamples"] = 200
+    raw["registry"] = {"backend": "local", "path": "registry"}
+    return raw
+
+
+class Workspace:
+    """A directory the scripts run in: params.yaml and data/; then artifacts/, reports/ and registry/."""
+
+    def __init__(self, root: Path, params: dict[str, Any]):
+        self.root = root
+        self.write_params(params)
+
+    @property
+    def params_file(self) -> Path:
+        return self.root / "params.yaml"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return yaml.safe_load(self.params_file.read_text(encoding="utf-8"))
+
+    @property
+    def data(self) -> Path:
+        return self.root / self.params["data"]["path"]
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "artifacts" / "model"
+
+    @property
+    def registry(self) -> Path:
+        return self.root / "registry"
+
+    def write_params(self, raw: dict[str, Any]) -> None:
+        self.params_file.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+
+    def edit_params(self, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+        """Apply change(raw) to a copy of params.yaml and write it back; returns the new raw params."""
+        raw = copy.deepcopy(self.params)
+        change(raw)
+        self.write_params(raw)
+        return raw
+
+    def run(self, script: str, *args: str) -> ScriptRun:
+        return run_script(script, *args, cwd=self.root)
+
+
+@pytest.fixture(scope="session")
+def sample_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded churn sample at SMALL_ROWS rows, generated once per session."""
+    from ml.sample_data import write_churn_csv
+
+    path = tmp_path_factory.mktemp("sample") / "churn.csv"
+    write_churn_csv(path, SMALL_ROWS)
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, sample_csv: Path) -> Workspace:
+    root = tmp_path / "ws"
+    (root / "data").mkdir(parents=True)
+    shutil.copy(sample_csv, root / "data" / "churn.csv")
+    return Workspace(root, base_params())

@@ -1,0 +1,60 @@
+"""Fixtures for the core pipeline tests: in-process params, and workspaces that already hold a model or a champion."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ml.params import Params, parse_params
+from tests.conftest import Workspace, base_params
+
+
+def params_of(ws: Workspace) -> Params:
+    """The workspace's params.yaml as the scripts see it (paths resolve against the workspace)."""
+    return parse_params(ws.params, ws.root)
+
+
+def train_in_process(ws: Workspace, model_dir: Path | None = None) -> Path:
+    """Train with the same step function train.py calls, without paying a subprocess start."""
+    from ml.steps import train_step
+
+    model_dir = model_dir or ws.model
+    train_step(params_of(ws), model_dir)
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> Path:
+    """One bundle trained on the small sample with the test params, shared read-only by tests that copy it."""
+    root = tmp_path_factory.mktemp("trained")
+    (root / "data").mkdir()
+    shutil.copy(sample_csv, root / "data" / "churn.csv")
+    return train_in_process(Workspace(root, base_params()))
+
+
+@pytest.fixture
+def with_model(workspace: Workspace, trained_model: Path) -> Workspace:
+    """A workspace whose artifacts/model is a trained (unpromoted) challenger."""
+    shutil.copytree(trained_model, workspace.model)
+    return workspace
+
+
+def promote_in_process(ws: Workspace, model_dir: Path | None = None) -> dict:
+    """Compare model_dir with the workspace registry's champion and promote it, as compare.py + promote.py do."""
+    from ml.promote import promote
+    from ml.registry.local import LocalRegistry
+    from ml.steps import compare_step
+
+    model_dir = model_dir or ws.model
+    result = compare_step(params_of(ws), model_dir, ws.reports / "comparison.json")
+    promote(model_dir, result, LocalRegistry(ws.registry))
+    return result
+
+
+@pytest.fixture
+def with_champion(with_model: Workspace) -> Workspace:
+    """A workspace whose registry holds v1 (the trained model) and whose artifacts/model is the same model."""
+    promote_in_process(with_model)
+    return with_model

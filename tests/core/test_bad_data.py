@@ -1,0 +1,166 @@
+"""A corpus of bad data files, each run through the real validate_data.py and train.py.
+
+Every kind must give: a non-zero exit, one 'Error:' line naming the column (or the file), no traceback,
+validation.json saying not ok, no model directory, and none of the previous run's outputs left looking current.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import Workspace, assert_one_line_error, run_scripts
+
+
+@dataclass(frozen=True)
+class BadData:
+    name: str
+    make: Callable[[Path], None]  # turns the good CSV at this path into the bad one
+    column: str | None  # the column the error must name; None for file-level problems
+    says: str  # what the error must say about it
+
+
+def _frame_edit(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path], None]:
+    def make(path: Path) -> None:
+        edit(pd.read_csv(path)).to_csv(path, index=False)
+
+    return make
+
+
+def _cell(column: str, value, row: int = 7) -> Callable[[Path], None]:
+    def edit(frame: pd.DataFrame) -> pd.DataFrame:
+        frame[column] = frame[column].astype(object)
+        frame.loc[row, column] = value
+        return frame
+
+    return _frame_edit(edit)
+
+
+def _text(content: bytes | Callable[[bytes], bytes]) -> Callable[[Path], None]:
+    def make(path: Path) -> None:
+        path.write_bytes(content(path.read_bytes()) if callable(content) else content)
+
+    return make
+
+
+def _first_row_too_long(good: bytes) -> bytes:
+    header, rest = good.split(b"\n", 1)
+    return header + b"\n" + b",".join([b"1"] * (header.count(b",") + 3)) + b"\n" + rest
+
+
+CORPUS = [
+    BadData("missing file", os.remove, None, "data file not found"),
+    BadData("empty file", _text(b""), None, "data file is empty"),
+    BadData("header only", _text(lambda good: good.split(b"\n", 1)[0] + b"\n"), None, "header but no rows"),
+    BadData("binary garbage", _text(bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8))),
+            None, "cannot be parsed as csv"),
+    BadData("ragged first row", _text(_first_row_too_long), None, "more fields than the header"),
+    BadData("missing target", _frame_edit(lambda f: f.drop(columns="churned")), "churned", "is missing"),
+    BadData("missing feature column", _frame_edit(lambda f: f.drop(columns="region")), "region", "is missing"),
+    BadData("unknown column", _frame_edit(lambda f: f.assign(customer_email="x@example.com")), "customer_email",
+            "unknown column"),
+    BadData("text in a numeric column", _cell("tenure_months", "twelve"), "tenure_months", "must be a number"),
+    BadData("value above max", _cell("monthly_charges", 999.5), "monthly_charges", "must be <= 150"),
+    BadData("fraction in an int column", _cell("tenure_months", 12.5), "tenure_months", "whole number"),
+    BadData("unknown category", _cell("contract", "weekly"), "contract", "allowed values"),
+    BadData("null in a non-nullable column", _cell("payment_method", None), "payment_method", "not nullable"),
+    BadData("infinity", _cell("total_charges", "inf"), "total_charges", "must be finite"),
+    BadData("bad boolean", _cell("senior_citizen", "maybe"), "senior_citizen", "true/false"),
+]
+
+
+def _leave_previous_outputs(ws: Workspace) -> None:
+    """What a previous, successful run left: all of it must be gone or say 'not ok' after a failed rerun."""
+    ws.reports.mkdir(parents=True, exist_ok=True)
+    (ws.reports / "validation.json").write_text(json.dumps({"ok": True, "rows": 3000, "failures": []}))
+    (ws.reports / "validation.md").write_text("✅ **Data valid**: 3000 rows\n")
+    ws.model.mkdir(parents=True)
+    (ws.model / "model.joblib").write_bytes(b"an older model")
+    (ws.model / "metadata.json").write_text("{}")
+
+
+@pytest.mark.parametrize("bad", CORPUS, ids=[case.name for case in CORPUS])
+def test_bad_data_is_rejected_by_validate_and_train(workspace: Workspace, bad: BadData) -> None:
+    ws = workspace
+    _leave_previous_outputs(ws)
+    bad.make(ws.data)
+
+    validate, train = run_scripts([("validate_data.py", [], ws.root), ("train.py", [], ws.root)])
+
+    needles = (f"'{bad.column}'", bad.says) if bad.column else (str(ws.data.name), bad.says)
+    assert_one_line_error(validate, *needles)
+    assert_one_line_error(train, *needles)
+
+    report = json.loads((ws.reports / "validation.json").read_text())
+    assert report["ok"] is False
+    if bad.column:
+        named = [f for f in report["failures"] if f["column"] == bad.column]
+        assert named and any(bad.says in f["check"] for f in named), report
+    else:
+        assert bad.says in report["error"]
+    summary = (ws.reports / "validation.md").read_text()
+    assert "Data invalid" in summary
+    assert (f"`{bad.column}`" if bad.column else bad.says) in summary
+
+    assert not ws.model.exists(), "a failed train.py left a model directory behind"
+    assert not [p.name for p in ws.model.parent.iterdir()], "train.py left staging directories behind"
+
+
+def test_row_level_failures_report_counts_and_examples(workspace: Workspace) -> None:
+    ws = workspace
+    frame = pd.read_csv(ws.data)
+    frame["contract"] = frame["contract"].astype(object)
+    frame.loc[[3, 10, 11], "contract"] = ["weekly", "daily", "weekly"]
+    frame.loc[[4, 5], "monthly_charges"] = [-5.0, 400.0]
+    frame.to_csv(ws.data, index=False)
+
+    assert_one_line_error(ws.run("validate_data.py"), "'contract'", "'monthly_charges'")
+
+    report = json.loads((ws.reports / "validation.json").read_text())
+    failures = {(f["column"], f["check"]): f for f in report["failures"]}
+    contract = failures[("contract", "must be one of the allowed values")]
+    assert contract["count"] == 3
+    assert set(contract["examples"]) == {"'weekly'", "'daily'"}
+    assert failures[("monthly_charges", "must be >= 10")]["count"] == 1
+    assert failures[("monthly_charges", "must be <= 150")]["count"] == 1
+    assert report["rows"] == len(frame)
+
+
+def test_valid_data_reports_rows_and_hash(workspace: Workspace) -> None:
+    from ml.fileio import sha256_file
+
+    ws = workspace
+    run = ws.run("validate_data.py")
+    assert run.returncode == 0, run.describe()
+    report = json.loads((ws.reports / "validation.json").read_text())
+    assert report["ok"] is True
+    assert report["failures"] == []
+    assert report["rows"] == len(pd.read_csv(ws.data))
+    assert report["data_sha256"] == sha256_file(ws.data)
+    assert report["data_sha256"][:12] in (ws.reports / "validation.md").read_text()
+
+
+def test_failed_reruns_leave_no_stale_metrics_comparison_or_report(with_model: Workspace) -> None:
+    """evaluate.py, compare.py and render_report.py delete their previous outputs before they can fail."""
+    ws = with_model
+    ws.reports.mkdir()
+    stale = {name: ws.reports / name for name in ("metrics.json", "comparison.json", "pr_comment.md",
+                                                  "job_summary.md")}
+    for path in stale.values():
+        path.write_text('{"decision": "promote"}')
+    _cell("internet_service", "satellite")(ws.data)
+
+    evaluate, compare = run_scripts([("evaluate.py", [], ws.root), ("compare.py", [], ws.root)])
+    render = ws.run("render_report.py")
+
+    assert_one_line_error(evaluate, "'internet_service'")
+    assert_one_line_error(compare, "'internet_service'")
+    assert_one_line_error(render, "not found")
+    assert [name for name, path in stale.items() if path.exists()] == []
