@@ -1,0 +1,70 @@
+"""A real single-host deployment for tests: nginx (edge + router) and uvicorn slots on free loopback ports,
+driven through scripts/deploy.py as a subprocess, exactly as the release workflow runs it."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ScriptRun, run_script, script_env
+from tests.deploy.bundles import copy_as_version, free_ports
+
+FAST = ("--bake-seconds", "1", "--drain-timeout", "5", "--ready-timeout", "60", "--latency-budget-ms", "1000")
+
+
+class HostDeployEnv:
+    def __init__(self, root: Path, params: Path, base_bundle: Path):
+        self.root = root
+        self.params = params
+        self.base_bundle = base_bundle
+        self.state_dir = root / "state"
+        self.listen_port, self.blue_port, self.green_port, self.router_port = free_ports(4)
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return ("--params", str(self.params), "--state-dir", str(self.state_dir),
+                "--listen-port", str(self.listen_port), "--blue-port", str(self.blue_port),
+                "--green-port", str(self.green_port), "--router-port", str(self.router_port))
+
+    def bundle(self, version: int, name: str | None = None) -> Path:
+        dest = self.root / "bundles" / (name or f"v{version}")
+        if not dest.exists():
+            copy_as_version(self.base_bundle, dest, version)
+        return dest
+
+    def cli(self, command: str, *args: str, **env: str) -> ScriptRun:
+        return run_script("deploy.py", command, *self.options, *args, cwd=self.root, env=script_env(**env))
+
+    def deploy(self, model_dir: Path, *args: str, **env: str) -> ScriptRun:
+        return self.cli("deploy", "--model-dir", str(model_dir), *FAST, *args, **env)
+
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.state_dir / "state.json").read_text())
+
+    def last_event(self) -> dict[str, Any]:
+        return self.state()["history"][-1]
+
+    def down(self) -> None:
+        self.cli("down")
+
+
+def epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+def assert_all_new_after(load, switch_at: float, until: float, version: str, settle: float = 2.0) -> None:
+    """Every answer sent from `settle` seconds after the switch until `until` carries the new version."""
+    seen = load.versions_between(switch_at + settle, until)
+    assert seen <= {version}, f"answers from {sorted(map(str, seen))} after {switch_at + settle:.3f}, want {version}"
+
+
+def wait_until(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
