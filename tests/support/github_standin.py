@@ -21,6 +21,7 @@ x-ratelimit-remaining 0 and x-ratelimit-reset). Faults never hit a request that 
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import hmac
@@ -63,6 +64,9 @@ PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "repos/delete_release": (("contents", "write"),), "repos/upload_release_asset": (("contents", "write"),),
     "repos/delete_release_asset": (("contents", "write"),),
     "actions/create_workflow_dispatch": (("actions", "write"),),
+    "git/create_blob": (("contents", "write"),), "git/create_tree": (("contents", "write"),),
+    "git/create_commit": (("contents", "write"),), "git/create_ref": (("contents", "write"),),
+    "git/get_commit": (("contents", "read"),), "pulls/create": (("pull_requests", "write"),),
     "actions/list_workflow_runs": (("actions", "read"),), "actions/get_workflow_run": (("actions", "read"),),
 }
 
@@ -124,6 +128,8 @@ class GitHubStandIn:
         self.workflows: dict[str, dict[str, Any]] = {}
         self.runs: list[dict[str, Any]] = []
         self.dispatches: list[dict[str, Any]] = []
+        self.git_objects: dict[str, dict[str, Any]] = {}  # sha -> {"type": blob|tree|commit, ...}
+        self.refs: dict[str, str] = {}  # "refs/heads/main" -> commit sha
         self.violations: list[str] = []
         self.requests: list[RequestRecord] = []
         self.storage_requests: list[dict[str, Any]] = []
@@ -692,6 +698,108 @@ class GitHubStandIn:
             if run["id"] == int(route["run_id"]):
                 return Response(200, copy.deepcopy(run))
         raise Reply(404, "Not Found")
+
+    # -- git data (what a workflow needs to propose a PR without pushing) ---------------------------------
+
+    def add_commit(self, sha: str, branch: str | None = "main", files: dict[str, bytes] | None = None) -> None:
+        """Seed a commit (e.g. the GITHUB_SHA a workflow runs on) whose tree holds `files`."""
+        with self.lock:
+            tree = {path: self._put("blob", {"content": data}) for path, data in (files or {}).items()}
+            self.git_objects[sha] = {"type": "commit", "tree": self._put("tree", {"entries": tree}),
+                                     "parents": [], "message": "seeded"}
+            if branch:
+                self.refs[f"refs/heads/{branch}"] = sha
+
+    def merge_pull(self, number: int, merge_sha: str) -> None:
+        """Close a PR as merged by commit `merge_sha` (which then lists it among its associated PRs)."""
+        with self.lock:
+            pull, issue = self.pulls[number], self.issues[number]
+            pull.update(state="closed", merged_at=self._now(), merge_commit_sha=merge_sha)
+            pull.setdefault("history", []).append(merge_sha)
+            issue["state"] = "closed"
+
+    def files_at(self, ref: str) -> dict[str, bytes]:
+        """The files of the commit a branch (or SHA) points to."""
+        with self.lock:
+            sha = self.refs.get(f"refs/heads/{ref}", ref)
+            tree = self.git_objects[self.git_objects[sha]["tree"]]["entries"]
+            return {path: self.git_objects[blob]["content"] for path, blob in tree.items()}
+
+    def _put(self, kind: str, obj: dict[str, Any]) -> str:
+        sha = hashlib.sha1(f"{kind}:{next(self._ids)}:{self._secret.hex()}".encode()).hexdigest()
+        self.git_objects[sha] = {"type": kind, **obj}
+        return sha
+
+    def _git_object(self, sha: str, kind: str) -> dict[str, Any]:
+        obj = self.git_objects.get(str(sha))
+        if obj is None or obj["type"] != kind:
+            raise Reply(422 if kind != "commit" else 404, f"{kind} {sha} not found")
+        return obj
+
+    def _op_git__create_blob(self, route, query, body, raw, headers) -> Response:
+        self._check_repo(route)
+        encoding = body.get("encoding", "utf-8")
+        if encoding not in ("utf-8", "base64"):
+            raise Reply(422, f"encoding {encoding!r} is not supported")
+        data = base64.b64decode(body["content"]) if encoding == "base64" else body["content"].encode()
+        sha = self._put("blob", {"content": data})
+        return Response(201, {"sha": sha, "url": self._api_url(f"/git/blobs/{sha}")})
+
+    def _op_git__get_commit(self, route, query, body, raw, headers) -> Response:
+        self._check_repo(route)
+        sha = route["commit_sha"]
+        commit = self._git_object(sha, "commit")
+        return Response(200, {"sha": sha, "tree": {"sha": commit["tree"]}, "message": commit["message"],
+                              "parents": [{"sha": p} for p in commit["parents"]],
+                              "url": self._api_url(f"/git/commits/{sha}")})
+
+    def _op_git__create_tree(self, route, query, body, raw, headers) -> Response:
+        self._check_repo(route)
+        entries = dict(self._git_object(body["base_tree"], "tree")["entries"]) if body.get("base_tree") else {}
+        for item in body["tree"]:
+            if item.get("type") != "blob" or item.get("mode") != "100644" or "sha" not in item:
+                raise Reply(422, f"tree entry {item.get('path')!r}: only regular-file blobs by sha are supported")
+            self._git_object(item["sha"], "blob")
+            entries[item["path"]] = item["sha"]
+        sha = self._put("tree", {"entries": entries})
+        return Response(201, {"sha": sha, "url": self._api_url(f"/git/trees/{sha}"), "truncated": False})
+
+    def _op_git__create_commit(self, route, query, body, raw, headers) -> Response:
+        self._check_repo(route)
+        self._git_object(body["tree"], "tree")
+        for parent in body.get("parents") or []:
+            self._git_object(parent, "commit")
+        sha = self._put("commit", {"tree": body["tree"], "parents": list(body.get("parents") or []),
+                                   "message": body["message"]})
+        return Response(201, {"sha": sha, "tree": {"sha": body["tree"]}, "message": body["message"],
+                              "url": self._api_url(f"/git/commits/{sha}")})
+
+    def _op_git__create_ref(self, route, query, body, raw, headers) -> Response:
+        self._check_repo(route)
+        ref = body["ref"]
+        if not ref.startswith("refs/") or ref.count("/") < 2:
+            raise Reply(422, f"{ref} is not a valid ref name.")
+        if ref in self.refs:
+            raise Reply(422, "Reference already exists")
+        self._git_object(body["sha"], "commit")
+        self.refs[ref] = body["sha"]
+        return Response(201, {"ref": ref, "object": {"sha": body["sha"], "type": "commit"},
+                              "url": self._api_url(f"/git/{ref}")})
+
+    def _op_pulls__create(self, route, query, body, raw, headers) -> Response:
+        self._check_repo(route)
+        head = body["head"].split(":", 1)[-1]
+        if f"refs/heads/{head}" not in self.refs:
+            raise Reply(422, f"Validation Failed: head {head} does not exist")
+        if f"refs/heads/{body['base']}" not in self.refs:
+            raise Reply(422, f"Validation Failed: base {body['base']} does not exist")
+        if any(p["state"] == "open" and p["head"]["ref"] == head for p in self.pulls.values()):
+            raise Reply(422, f"Validation Failed: A pull request already exists for {self.owner}:{head}.")
+        pull = self.add_pull(head_sha=self.refs[f"refs/heads/{head}"], head_ref=head, title=body.get("title", ""))
+        number = pull["number"]
+        self.pulls[number].update(body=body.get("body"), user=dict(BOT))
+        self.issues[number].update(body=body.get("body"), user=dict(BOT))
+        return Response(201, copy.deepcopy(self.pulls[number]))
 
     def add_run(self, head_sha: str, head_branch: str = "feature", event: str = "pull_request",
                 workflow: str = "pr.yml") -> dict[str, Any]:
