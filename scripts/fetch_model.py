@@ -27,7 +27,7 @@ def main(params_path: str, dest: str, version: int | None) -> None:
     shutil.rmtree(dest, ignore_errors=True)
     registry.fetch(version, Path(dest))
     click.echo(f"fetched v{version} into {dest}")
-    write_outputs({"version": f"v{version}", "dir": dest})
+    write_outputs({"version": f"v{version}", "number": version, "dir": dest})
 
 
 if __name__ == "__main__":

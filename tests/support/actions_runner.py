@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -427,13 +428,15 @@ class ActionsRunner:
     def __init__(self, work_dir: Path, api_url: str, repository: str = "octo-org/churn-model",
                  token: str = "ghs_harness_token", variables: dict[str, str] | None = None,
                  secrets: dict[str, str] | None = None, repo_root: Path = REPO_ROOT,
-                 extra_env: dict[str, str] | None = None):
+                 extra_env: dict[str, str] | None = None,
+                 grant: Callable[[dict[str, str]], None] | None = None):
         self.work_dir = Path(work_dir)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.api_url, self.repository, self.token = api_url.rstrip("/"), repository, token
         self.variables, self.secrets = dict(variables or {}), dict(secrets or {})
         self.repo_root = Path(repo_root)
         self.extra_env = dict(extra_env or {})
+        self.grant = grant  # told each job's `permissions:` before it runs, so the API can enforce them
         self.artifacts = self.work_dir / "artifacts"
         self.tools = self._make_tools()
         self._snapshot: Path | None = None
@@ -567,6 +570,11 @@ class ActionsRunner:
             return result
         if "runs-on" not in job:
             raise WorkflowError(f"job {name} has no runs-on")
+        if self.grant is not None:
+            permissions = job.get("permissions", {})
+            if not isinstance(permissions, dict):
+                raise WorkflowError(f"job {name}: the harness grants only explicit `permissions:` maps")
+            self.grant({str(k): str(v) for k, v in permissions.items()})
         workspace = run_dir / name / "workspace"
         temp = run_dir / name / "temp"
         workspace.mkdir(parents=True)
