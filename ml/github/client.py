@@ -204,8 +204,11 @@ class GitHubClient:
             text = (f"{where}: GitHub rate limit ({status} {message}){after}"
                     f"{f'; it asks to wait {wait} s' if wait else ''}; run the step again later")
         elif status == 403:
-            needed = accepted_permissions(response.headers) or permission
+            accepted = accepted_permissions(response.headers)
+            needed = accepted or permission
             hint = f"; the workflow job needs `permissions:` {needed}" if needed else ""
+            if accepted and permission and permission not in accepted:
+                hint += f" (this step as a whole needs {permission})"
             text = f"{where}: GitHub refused the token (403 {message}){hint}"
         elif status == 404:
             text = (f"{where}: not found (404) on {self.settings.repository}: wrong GITHUB_REPOSITORY or "

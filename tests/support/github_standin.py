@@ -77,9 +77,18 @@ class Fault:
     method: str | None = None
     op: str | None = None
     times: int | None = 1
+    skip: int = 0
 
-    def matches(self, method: str, op: str) -> bool:
-        return (self.method in (None, method)) and (self.op in (None, op)) and (self.times is None or self.times > 0)
+    def take(self, method: str, op: str) -> bool:
+        """Whether this call gets the fault; counts down `skip` first, then `times`."""
+        if self.method not in (None, method) or self.op not in (None, op) or self.times == 0:
+            return False
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        if self.times is not None:
+            self.times -= 1
+        return True
 
 
 @dataclass
@@ -184,12 +193,16 @@ class GitHubStandIn:
 
     # -- faults -------------------------------------------------------------------------------------------
 
-    def fail(self, kind: str, method: str | None = None, op: str | None = None, times: int | None = 1) -> None:
-        """Inject `kind` into the next `times` matching calls (None: every one); op is "group/name" from gh_spec."""
+    def fail(self, kind: str, method: str | None = None, op: str | None = None, times: int | None = 1,
+             skip: int = 0) -> None:
+        """Inject `kind` into `times` matching calls (None: every one) after letting `skip` of them through.
+
+        `op` is the gh_spec operation, "group/name" (e.g. "issues/create_comment"); records in `requests` carry it.
+        """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; one of {FAULT_KINDS}")
         with self.lock:
-            self._faults.append(Fault(kind, method, op, times))
+            self._faults.append(Fault(kind, method, op, times, skip))
 
     def random_faults(self, rate: float, seed: int = 0, kinds: tuple[str, ...] = DEFAULT_RANDOM_KINDS) -> None:
         with self.lock:
@@ -202,9 +215,7 @@ class GitHubStandIn:
 
     def _pick_fault(self, method: str, op: str) -> str | None:
         for fault in self._faults:
-            if fault.matches(method, op):
-                if fault.times is not None:
-                    fault.times -= 1
+            if fault.take(method, op):
                 return fault.kind
         if self._random is not None:
             rate, rng, kinds = self._random

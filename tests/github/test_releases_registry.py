@@ -1,0 +1,142 @@
+"""GitHub Releases as the model registry: round trip, integrity, all-or-nothing publish, rollback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ml.bundle import read_metadata, verify_artifact
+from ml.errors import IntegrityError, RegistryError
+from ml.fileio import sha256_file
+from ml.github.client import GitHubClient
+from ml.params import load_params
+from ml.registry import open_registry
+from ml.registry.github import GitHubReleasesRegistry
+from tests.conftest import REPO
+from tests.github.conftest import make_bundle
+from tests.support.github_standin import GitHubStandIn
+
+
+@pytest.fixture
+def registry(client: GitHubClient) -> GitHubReleasesRegistry:
+    return GitHubReleasesRegistry(client)
+
+
+def _publish(registry: GitHubReleasesRegistry, tmp_path: Path, seed: int, reference: bool = False) -> int:
+    version = registry.next_version()
+    registry.publish(make_bundle(tmp_path / f"bundle{seed}", version, seed, reference))
+    return version
+
+
+def test_round_trip_publish_fetch_list_rollback(gh: GitHubStandIn, registry: GitHubReleasesRegistry,
+                                                tmp_path: Path) -> None:
+    assert registry.champion() is None and registry.versions() == [] and registry.next_version() == 1
+    assert _publish(registry, tmp_path, 1, reference=True) == 1
+    assert _publish(registry, tmp_path, 2) == 2
+    assert [v.name for v in registry.versions()] == ["v1", "v2"]
+    champion = registry.champion()
+    assert champion.version == 2 and champion.metadata["metrics"]["roc_auc"] == pytest.approx(0.82)
+
+    release = next(r for r in gh.release_list() if r["tag_name"] == "model-v1")
+    assert not release["draft"] and "roc_auc" in release["body"] and "# Model card" in release["body"]
+    types = {a["name"]: a["content_type"] for a in release["assets"]}
+    assert types == {"model.joblib": "application/octet-stream", "metadata.json": "application/json",
+                     "model_card.md": "text/markdown", "reference.json": "application/json"}
+
+    fetched = registry.fetch(1, tmp_path / "fetched")
+    assert verify_artifact(fetched)["version"] == 1
+    assert sha256_file(fetched / "model.joblib") == sha256_file(tmp_path / "bundle1" / "model.joblib")
+    assert json.loads((fetched / "reference.json").read_text())["columns"]["tenure_months"]["mean"] == 31
+    assert not any("Authorization" in r["headers"] for r in gh.storage_requests)
+    assert len(gh.storage_requests) >= 4  # every asset went through the storage redirect
+
+    assert registry.rollback().version == 1
+    assert registry.champion().version == 1
+    assert [v.version for v in registry.versions()] == [1, 2]  # history kept: v2 is a prerelease now
+    assert next(r for r in gh.release_list() if r["tag_name"] == "model-v2")["prerelease"] is True
+    with pytest.raises(RegistryError, match="oldest"):
+        registry.rollback()
+    assert _publish(registry, tmp_path, 3) == 3 and registry.champion().version == 3
+
+
+def test_a_tampered_asset_is_refused_and_nothing_is_written(gh: GitHubStandIn, registry: GitHubReleasesRegistry,
+                                                           tmp_path: Path) -> None:
+    _publish(registry, tmp_path, 1)
+    gh.tamper_asset("model-v1", "model.joblib", b"not the model that was promoted")
+    dest = tmp_path / "fetched"
+    with pytest.raises(IntegrityError, match="does not match"):
+        registry.fetch(1, dest)
+    assert not dest.exists() and list(tmp_path.glob(".fetched*")) == []
+
+
+def test_rollback_refuses_a_previous_version_whose_digest_does_not_match(
+        gh: GitHubStandIn, registry: GitHubReleasesRegistry, tmp_path: Path) -> None:
+    _publish(registry, tmp_path, 1)
+    _publish(registry, tmp_path, 2)
+    gh.tamper_asset("model-v1", "model.joblib", b"swapped")
+    with pytest.raises(IntegrityError, match="digest"):
+        registry.rollback()
+    assert registry.champion().version == 2
+
+
+@pytest.mark.parametrize("broken_op, skip", [("repos/upload_release_asset", 1), ("repos/update_release", 0)])
+def test_a_publish_that_fails_halfway_leaves_no_champion(gh: GitHubStandIn, registry: GitHubReleasesRegistry,
+                                                         tmp_path: Path, broken_op: str, skip: int) -> None:
+    _publish(registry, tmp_path, 1)
+    gh.fail("502-before", op=broken_op, skip=skip, times=None)  # e.g. the artifact uploads, then GitHub breaks
+    with pytest.raises(RegistryError, match="publishing v2 failed.*champion is unchanged"):
+        _publish(registry, tmp_path, 2)
+    gh.clear_faults()
+    assert [r["tag_name"] for r in gh.release_list()] == ["model-v1"]
+    assert registry.champion().version == 1 and registry.next_version() == 2
+    uploaded = sum(r.op == "repos/upload_release_asset" and r.status == 201 for r in gh.requests)
+    assert uploaded == 3 + (1 if broken_op == "repos/upload_release_asset" else 3)  # v1's, then v2's before the break
+
+
+def test_a_killed_publish_leaves_a_draft_that_is_never_champion_and_is_replaced(
+        gh: GitHubStandIn, registry: GitHubReleasesRegistry, client: GitHubClient, tmp_path: Path) -> None:
+    from ml.github import releases
+
+    releases.create_draft(client, "model-v1", "model v1", "crashed", None)
+    assert registry.champion() is None and registry.next_version() == 1
+    _publish(registry, tmp_path, 1)
+    assert [(r["tag_name"], r["draft"]) for r in gh.release_list()] == [("model-v1", False)]
+
+
+def test_publish_refuses_a_wrong_version_and_incomplete_bundles(registry: GitHubReleasesRegistry,
+                                                                 tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match="next version .* is v1"):
+        registry.publish(make_bundle(tmp_path / "b", 3))
+    bundle = make_bundle(tmp_path / "c", 1)
+    (bundle / "model_card.md").unlink()
+    with pytest.raises(RegistryError, match="model_card.md"):
+        registry.publish(bundle)
+    with pytest.raises(RegistryError, match="v7 is not among"):
+        registry.fetch(7, tmp_path / "x")
+
+
+def test_round_trip_survives_random_faults(gh: GitHubStandIn, registry: GitHubReleasesRegistry,
+                                           tmp_path: Path) -> None:
+    gh.random_faults(0.25, seed=8)
+    for seed in (1, 2, 3):
+        _publish(registry, tmp_path, seed)
+    assert registry.rollback().version == 2
+    fetched = registry.fetch(2, tmp_path / "fetched")
+    gh.clear_faults()
+    assert read_metadata(fetched)["version"] == 2
+    assert sorted((r["tag_name"], len(r["assets"])) for r in gh.release_list()) == [
+        ("model-v1", 3), ("model-v2", 3), ("model-v3", 3)]
+    assert registry.champion().version == 2
+    assert any(r.fault for r in gh.requests)
+
+
+def test_open_registry_picks_github_releases_from_the_environment(gh: GitHubStandIn, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in gh.env(MODEL_REGISTRY="github").items():
+        monkeypatch.setenv(key, value)
+    registry = open_registry(load_params(REPO / "params.yaml"))
+    assert isinstance(registry, GitHubReleasesRegistry)
+    _publish(registry, tmp_path, 1)
+    assert registry.champion().version == 1
