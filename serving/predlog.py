@@ -9,12 +9,14 @@ are dropped and counted rather than slowing down or exhausting the server.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +25,8 @@ import orjson
 from ml.errors import MLOpsError
 
 log = logging.getLogger("serving")
+
+WRITE_CHUNK = 1 << 18
 
 
 class PredictionLog:
@@ -84,43 +88,49 @@ class PredictionLog:
         self._size = os.fstat(self._fd).st_size
         self.files.append(path)
 
-    def _lines(self) -> list[bytes]:
-        lines = []
+    def _lines(self) -> Iterator[bytes]:
         version = self.model_version
+        last_ms, ts = -1, ""
         while self._queue:
             stamp, records, predictions, probabilities = self._queue.popleft()
-            ts = datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds")
+            ms = int(stamp * 1000)
+            if ms != last_ms:  # under load many requests share a millisecond
+                last_ms, ts = ms, datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
             for i, record in enumerate(records):
-                lines.append(orjson.dumps({
-                    "ts": ts, "model_version": version, "features": record, "prediction": predictions[i],
-                    "probability": None if probabilities is None else probabilities[i],
-                }, option=orjson.OPT_APPEND_NEWLINE))
-        return lines
+                entry = {"ts": ts, "model_version": version, "features": record, "prediction": predictions[i],
+                         "probability": None if probabilities is None else probabilities[i]}
+                try:
+                    yield orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
+                except orjson.JSONEncodeError:  # e.g. a lone surrogate in a category value: escape it
+                    yield (json.dumps(entry) + "\n").encode()
 
     def _write_queued(self) -> None:
-        chunk: list[bytes] = []
-        size = 0
+        # Lines go straight into a bounded buffer: holding thousands of small bytes objects is far slower.
+        buffer, count = bytearray(), 0
         for line in self._lines():
-            if chunk and self._size + size + len(line) > self.max_bytes:
-                self._write(chunk, size)
-                chunk, size = [], 0
-            chunk.append(line)
-            size += len(line)
-        if chunk:
-            self._write(chunk, size)
+            if buffer and (len(buffer) >= WRITE_CHUNK or self._size + len(buffer) + len(line) > self.max_bytes):
+                self._write(buffer, count)
+                buffer, count = bytearray(), 0
+            buffer += line
+            count += 1
+        if buffer:
+            self._write(buffer, count)
 
-    def _write(self, chunk: list[bytes], size: int) -> None:
+    def _write(self, chunk: bytearray, count: int) -> None:
+        size = len(chunk)
         try:
             if self._fd is None or (self._size and self._size + size > self.max_bytes):
                 if self._fd is not None:
                     os.close(self._fd)
                     self._fd = None
                 self._open()
-            os.write(self._fd, b"".join(chunk))  # whole lines in one append
+            view = memoryview(chunk)
+            while view:  # whole lines, appended; a regular file rarely takes less than all of it
+                view = view[os.write(self._fd, view):]
         except OSError as exc:
-            self.failed += len(chunk)
+            self.failed += count
             log.error("prediction log: %d records lost: cannot write to %s (%s)",
-                      len(chunk), self.directory, exc.strerror or exc)
+                      count, self.directory, exc.strerror or exc)
             return
         self._size += size
-        self.written += len(chunk)
+        self.written += count

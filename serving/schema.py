@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from ml.params import Feature
@@ -26,10 +26,15 @@ def _bound(feature: Feature, value: float | None) -> float | int | None:
     return int(value) if feature.type == "int" and float(value).is_integer() else value
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON Schema's integer includes 16.0 (as does the data schema): whole floats become ints."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def field_type(feature: Feature, reject_unseen: bool) -> Any:
     low, high = _bound(feature, feature.min), _bound(feature, feature.max)
     if feature.type == "int":
-        kind: Any = Annotated[int, Field(strict=True, ge=low, le=high)]
+        kind: Any = Annotated[int, BeforeValidator(_whole_number), Field(strict=True, ge=low, le=high)]
     elif feature.type == "float":
         kind = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=low, le=high)]
     elif feature.type == "bool":
