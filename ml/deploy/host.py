@@ -24,6 +24,8 @@ from ml.deploy.errors import DeployError
 from ml.deploy.nginx import Nginx
 from ml.deploy.state import COLOURS
 
+EDGE_SHUTDOWN_TIMEOUT = 30
+
 
 @dataclass
 class HostSettings:
@@ -47,8 +49,9 @@ class HostBackend(Backend):
         self.state_dir = Path(settings.state_dir).resolve()
         self.nginx = Nginx(self.state_dir / "nginx-router", "router", settings.router_port,
                            workers=settings.nginx_workers, shutdown_timeout=settings.shutdown_timeout)
+        # The edge's config must not change with per-deploy settings: changing it means reloading the edge.
         self.edge = Nginx(self.state_dir / "nginx-edge", "edge", settings.listen_port, settings.router_port,
-                          workers=settings.nginx_workers, shutdown_timeout=settings.shutdown_timeout)
+                          workers=settings.nginx_workers, shutdown_timeout=EDGE_SHUTDOWN_TIMEOUT)
         self._draining: list[int] = []
 
     # -- addresses -------------------------------------------------------------------------------------------
@@ -139,6 +142,9 @@ class HostBackend(Backend):
     def wait_ready(self, colour: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while not self.is_ready(colour):
+            failure = http.readiness_failure(self.slot_url(colour))
+            if failure:
+                raise DeployError(f"slot {colour} will not become ready: {failure}")
             if self.pid(colour) is None:
                 raise DeployError(f"slot {colour} exited before it became ready: {self._log_tail(colour)}")
             if time.monotonic() > deadline:

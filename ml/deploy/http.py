@@ -62,3 +62,15 @@ def is_ready(base_url: str, timeout: float = 2.0) -> bool:
         return get(join(base_url, "/health/ready"), timeout=timeout).status == 200
     except OSError:
         return False
+
+
+def readiness_failure(base_url: str, timeout: float = 2.0) -> str | None:
+    """The reason a server gave up becoming ready (503 with status "failed"), or None while it may still get there."""
+    try:
+        response = get(join(base_url, "/health/ready"), timeout=timeout)
+        body = response.json() if response.status == 503 else {}
+    except (OSError, ValueError):
+        return None
+    if isinstance(body, dict) and body.get("status") == "failed":
+        return str(body.get("detail") or "the server reports a failed start-up")
+    return None

@@ -15,7 +15,9 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,10 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "deploy" / "nginx"
 INCLUDE = "live_upstream.conf"
 _LIVE_MARK = re.compile(r"^# live: (blue|green)$", re.MULTILINE)
 _TMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def find_nginx() -> str:
@@ -123,12 +129,13 @@ class Nginx:
                 continue
         return found
 
-    def ensure_running(self) -> None:
-        """Start nginx unless it runs; reload it if its rendered config changed (settings edited)."""
+    def ensure_running(self, log: Callable[[str], None] | None = None) -> None:
+        """Start nginx unless it runs; reload it if its rendered config changed (ports or workers edited)."""
         changed = self.render()
         if self.master_pid() is not None:
             if changed:
                 self.test()
+                (log or _warn)(f"{self.conf} changed: reloading it (clients idle on keep-alive may see one reset)")
                 self._run("-s", "reload")
             return
         self.test()

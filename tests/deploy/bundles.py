@@ -61,6 +61,27 @@ def break_golden(bundle: Path) -> Path:
     return bundle
 
 
+def unservable_golden(bundle: Path, params_path: Path) -> Path:
+    """A golden record the model answers (so the server's own start-up check passes) but that the serving schema
+    refuses (tenure above params.yaml's max): the smoke test, which goes through HTTP, must catch it."""
+    import pandas as pd
+
+    from ml.bundle import load_bundle
+    from ml.data import model_frame
+    from ml.evaluate import predict
+    from ml.params import load_params
+
+    params = load_params(params_path)
+    model, metadata = load_bundle(bundle)
+    record = metadata["golden"][0]
+    record["features"]["tenure_months"] = 500
+    outputs = predict(model, model_frame(pd.DataFrame([record["features"]]), params), params)
+    record["prediction"] = outputs.predictions[0].item()
+    record["probability"] = float(outputs.probabilities[0, -1])
+    write_metadata(bundle, metadata)
+    return bundle
+
+
 def golden(bundle: Path) -> list[dict]:
     return json.loads((bundle / "metadata.json").read_text())["golden"]
 

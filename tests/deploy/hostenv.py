@@ -12,7 +12,7 @@ from typing import Any
 from tests.conftest import ScriptRun, run_script, script_env
 from tests.deploy.bundles import copy_as_version, free_ports
 
-FAST = ("--bake-seconds", "1", "--drain-timeout", "5", "--ready-timeout", "60", "--latency-budget-ms", "1000")
+FAST = ("--bake-seconds", "1", "--ready-timeout", "60", "--latency-budget-ms", "1000")
 
 
 class HostDeployEnv:
@@ -27,7 +27,8 @@ class HostDeployEnv:
     def options(self) -> tuple[str, ...]:
         return ("--params", str(self.params), "--state-dir", str(self.state_dir),
                 "--listen-port", str(self.listen_port), "--blue-port", str(self.blue_port),
-                "--green-port", str(self.green_port), "--router-port", str(self.router_port))
+                "--green-port", str(self.green_port), "--router-port", str(self.router_port),
+                "--drain-timeout", "5")
 
     def bundle(self, version: int, name: str | None = None) -> Path:
         dest = self.root / "bundles" / (name or f"v{version}")

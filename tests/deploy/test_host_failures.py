@@ -1,0 +1,108 @@
+"""Failure modes of the host backend with real nginx and uvicorn, each under continuous load: a bad model never
+takes traffic, rollback is quick, a deploy killed halfway leaves traffic served and the next deploy succeeds."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.conftest import assert_ok
+from tests.deploy.bundles import break_golden, golden, tamper_artifact, unservable_golden
+from tests.deploy.hostenv import assert_all_new_after
+from tests.deploy.loadgen import LoadGenerator
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def live_env(host_env):
+    """v1 live on one slot before the failure tests start."""
+    assert_ok(host_env.deploy(host_env.bundle(1)))
+    return host_env
+
+
+@pytest.fixture
+def load(live_env):
+    with LoadGenerator(live_env.listen_port, golden(live_env.base_bundle), pause=0.01) as generator:
+        generator.wait_for_traffic()
+        yield generator
+    failures = generator.failures()
+    assert not failures, f"{len(failures)} failed requests, e.g. {failures[:3]}"
+
+
+def refused(run, *needles: str) -> str:
+    assert run.returncode == 1, run.describe()
+    assert "Traceback" not in run.stderr, run.describe()
+    error = [line for line in run.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(error) == 1, run.describe()
+    for needle in needles:
+        assert needle in error[0], run.describe()
+    return error[0]
+
+
+def still_serving(env, load, version: str) -> None:
+    started = time.time()
+    load.wait_for_traffic(20)
+    assert load.versions_between(started, time.time()) == {version}
+    assert env.state()["pending"] is None
+
+
+@pytest.mark.parametrize(("name", "spoil", "extra", "needles"), [
+    ("tampered", tamper_artifact, (), ("v90 not deployed", "will not become ready", "sha256")),
+    ("wrong-answers", break_golden, (), ("v91 not deployed", "will not become ready", "golden record 0")),
+    ("refused-input", unservable_golden, (), ("v92 not deployed", "smoke test failed", "422")),
+    ("too-slow", None, ("--latency-budget-ms", "0.001"), ("v93 not deployed", "exceeds the 0.001 ms budget")),
+])
+def test_a_bad_model_never_takes_traffic(live_env, load, name, spoil, extra, needles):
+    version = {"tampered": 90, "wrong-answers": 91, "refused-input": 92, "too-slow": 93}[name]
+    bundle = live_env.bundle(version, name)
+    if spoil is unservable_golden:
+        spoil(bundle, live_env.params)
+    elif spoil:
+        spoil(bundle)
+    live_before = live_env.state()["live"]
+    message = refused(live_env.deploy(bundle, "--ready-timeout", "20", *extra), *needles)
+    assert f"traffic stays on {live_before} (v1)" in message
+    assert live_env.last_event()["result"] == "refused"
+    still_serving(live_env, load, "v1")
+
+
+def test_rollback_restores_previous_version_within_2s(live_env, load):
+    assert_ok(live_env.deploy(live_env.bundle(2)))
+    started = time.time()
+    run = live_env.cli("rollback")
+    assert_ok(run)
+    assert "rolled back to v1" in run.stdout
+    assert time.time() - started < 2.0, "rollback command took more than 2 s"
+    load.wait_for_traffic(20)
+    assert_all_new_after(load, started, time.time(), "v1")
+    assert live_env.state()["slots"][live_env.state()["live"]]["version"] == "v1"
+
+
+@pytest.mark.parametrize("failpoint", ["after-start", "before-reload", "after-switch"])
+def test_deploy_killed_halfway_is_recovered_by_the_next(live_env, load, failpoint):
+    live_before = live_env.state()["live"]
+    run = live_env.deploy(live_env.bundle(3), ML_DEPLOY_FAILPOINT=failpoint)
+    assert run.returncode == -9, run.describe()
+    status = live_env.cli("status")
+    assert_ok(status)
+    assert "interrupted deploy" in status.stdout
+    started = time.time()
+    load.wait_for_traffic(20)
+    assert load.versions_between(started, time.time()) <= {"v1", "v3"}  # served, by one of the two
+    run = live_env.deploy(live_env.bundle(4))
+    assert_ok(run)
+    state = live_env.state()
+    assert state["pending"] is None and state["live"] != live_before
+    assert state["slots"][state["live"]]["version"] == "v4"
+    assert any(e["event"] == "recovered" for e in state["history"][-3:])
+    assert_ok(live_env.deploy(live_env.bundle(1)))  # back to v1 for the next test
+
+
+def test_a_second_deploy_waits_for_the_lock(live_env):
+    from ml.deploy.lock import deploy_lock
+
+    with deploy_lock(live_env.state_dir):
+        run = live_env.deploy(live_env.bundle(5))
+    refused(run, "another deploy is running")
