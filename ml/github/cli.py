@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,4 @@ def echo_plan(settings: GitHubSettings, steps: list[str], payload: Any = None) -
     if isinstance(payload, str):
         click.echo(f"--- body ({len(payload)} characters) ---\n{payload}")
     elif payload is not None:
-        import json
-
         click.echo(f"--- JSON body ---\n{json.dumps(payload, indent=2, sort_keys=True)}")

@@ -462,6 +462,7 @@ class GitHubStandIn:
 
     def _op_issues__create_comment(self, route, query, body, raw, headers) -> Response:
         issue = self._issue(route)
+        _check_length(body.get("body"))
         if issue["state"] == "closed" and issue.get("locked"):
             raise Reply(403, "Issue is locked")
         return Response(201, self.add_comment(issue["number"], body["body"], BOT))
@@ -480,6 +481,7 @@ class GitHubStandIn:
 
     def _op_issues__update_comment(self, route, query, body, raw, headers) -> Response:
         _, comment = self._find_comment(route)
+        _check_length(body["body"])
         comment["body"] = body["body"]
         comment["updated_at"] = self._now()
         return Response(200, copy.deepcopy(comment))
@@ -503,6 +505,7 @@ class GitHubStandIn:
 
     def _op_issues__create(self, route, query, body, raw, headers) -> Response:
         self._check_repo(route)
+        _check_length(body.get("body"))
         issue = self.add_issue(body["title"], body.get("body") or "", tuple(body.get("labels") or ()), user=BOT)
         return Response(201, issue)
 
@@ -827,6 +830,11 @@ class GitHubStandIn:
                    "url": self._api_url(f"/actions/runs/{run_id}"), "html_url": self._html(f"/actions/runs/{run_id}")}
             self.runs.append(run)
             return copy.deepcopy(run)
+
+
+def _check_length(body: str | None, limit: int = 65536) -> None:
+    if body is not None and len(body) > limit:
+        raise Reply(422, f"Validation Failed: body is too long (maximum is {limit} characters)")
 
 
 def _bad_gateway() -> Response:
