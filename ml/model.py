@@ -43,9 +43,14 @@ def build_estimator(params: Params) -> BaseEstimator:
     if "random_state" in accepted and "random_state" not in settings:
         settings["random_state"] = params.seed
     try:
-        return cls(**settings)
+        estimator = cls(**settings)
+        # scikit-learn checks hyperparameter values only in fit(); check them now, before any data is read.
+        validate = getattr(estimator, "_validate_params", None)
+        if validate is not None:
+            validate()
     except (TypeError, ValueError) as exc:
         raise ParamsError(f"params.yaml: 'model.params' rejected by {cls.__name__}: {exc}") from None
+    return estimator
 
 
 def build_pipeline(params: Params) -> Pipeline:

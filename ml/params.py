@@ -150,6 +150,8 @@ def parse_params(raw: Any, root: Path) -> Params:
     if not 0.05 <= test_size <= 0.5:
         raise ParamsError(f"params.yaml: 'split.test_size' must be between 0.05 and 0.5, got {test_size}")
     seed = _get(split, "seed", "split.", int)
+    if not 0 <= seed < 2**32:
+        raise ParamsError(f"params.yaml: 'split.seed' must be between 0 and 2**32 - 1, got {seed}")
 
     metrics = _get(raw, "metrics", "", dict)
     known = METRICS[task]
