@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from ml.cli import one_line_errors, params_option
+from ml.fileio import remove_outputs
 from ml.params import load_params
 from ml.steps import evaluate_step
 
@@ -15,6 +16,7 @@ from ml.steps import evaluate_step
 @click.option("--out", default="reports/metrics.json", show_default=True, type=click.Path(dir_okay=False))
 @one_line_errors
 def main(params_path: str, model_dir: str, out: str) -> None:
+    remove_outputs(out)  # before params.yaml is read: it may be the problem
     params = load_params(params_path)
     report = evaluate_step(params, Path(model_dir), Path(out))
     primary = params.primary_metric

@@ -1,5 +1,6 @@
 """Train the configured pipeline on the training split; write the model bundle (artifact + metadata)."""
 
+import shutil
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ from ml.steps import train_step
               help="Where to write the bundle (replaced whole).")
 @one_line_errors
 def main(params_path: str, model_dir: str) -> None:
+    shutil.rmtree(model_dir, ignore_errors=True)  # before params.yaml is read: it may be the problem
     params = load_params(params_path)
     metadata = train_step(params, Path(model_dir))
     click.echo(f"trained {params.model_class.rsplit('.', 1)[-1]} on {metadata['training_rows']} rows in "

@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from ml.cli import one_line_errors, params_option
+from ml.fileio import remove_outputs
 from ml.params import load_params
 from ml.steps import validate_step
 
@@ -14,8 +15,10 @@ from ml.steps import validate_step
 @click.option("--reports", "reports_dir", default="reports", show_default=True, type=click.Path(file_okay=False))
 @one_line_errors
 def main(params_path: str, reports_dir: str) -> None:
+    reports = Path(reports_dir)
+    remove_outputs(reports / "validation.json", reports / "validation.md")  # before params.yaml: it may be wrong
     params = load_params(params_path)
-    dataset = validate_step(params, Path(reports_dir))
+    dataset = validate_step(params, reports)
     rows = len(dataset.y_train) + len(dataset.y_holdout)
     click.echo(f"{params.data_label}: {rows} rows valid (sha256 {dataset.data_sha256[:12]}…)")
 
