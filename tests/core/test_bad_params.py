@@ -1,0 +1,168 @@
+"""Bad params.yaml values: one line naming the key, a non-zero exit, and no stale output left behind.
+
+The whole table runs in-process (parse + build the pipeline, what every script does first); a representative
+subset runs through the real train.py and evaluate.py to prove the CLI turns each into one line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from ml.errors import ParamsError
+from ml.model import build_pipeline
+from ml.params import load_params, parse_params
+from tests.conftest import Workspace, assert_one_line_error, base_params, run_scripts
+
+
+@dataclass(frozen=True)
+class BadParams:
+    name: str
+    change: Callable[[dict[str, Any]], Any]
+    says: tuple[str, ...]  # what the one line must contain: the key, and the offending value where useful
+    cli: bool = False  # also run through the real scripts
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    *parents, last = path.split(".")
+
+    def change(raw: dict[str, Any]) -> None:
+        node = raw
+        for key in parents:
+            node = node[key]
+        node[last] = value
+
+    return change
+
+
+def _delete(path: str) -> Callable[[dict[str, Any]], None]:
+    *parents, last = path.split(".")
+
+    def change(raw: dict[str, Any]) -> None:
+        node = raw
+        for key in parents:
+            node = node[key]
+        del node[last]
+
+    return change
+
+
+CASES = [
+    BadParams("unknown task", _set("task", "clustering"), ("'task'", "clustering"), cli=True),
+    BadParams("no target", _delete("target"), ("'target'",)),
+    BadParams("target is a feature", _set("target", "contract"), ("target 'contract'",)),
+    BadParams("no features", _set("features", {}), ("'features'",)),
+    BadParams("unknown feature type", _set("features.tenure_months.type", "integer"),
+              ("'features.tenure_months.type'", "integer"), cli=True),
+    BadParams("feature spec not a mapping", _set("features.region", "category"), ("'features.region'",)),
+    BadParams("unknown feature key", _set("features.region.colour", "red"), ("'features.region.colour'",)),
+    BadParams("min above max", _set("features.monthly_charges.min", 500), ("'features.monthly_charges.min'",)),
+    BadParams("min on a category", _set("features.contract.min", 0), ("'features.contract.min/max'",)),
+    BadParams("category without values", _set("features.contract.values", []), ("'features.contract.values'",)),
+    BadParams("duplicate categories", _set("features.region.values", ["north", "north"]),
+              ("'features.region.values'",)),
+    BadParams("nullable not a bool", _set("features.region.nullable", "sometimes"), ("'features.region.nullable'",)),
+    BadParams("model class not importable", _set("model.class", "sklearn.ensemble.NoSuchForest"),
+              ("'model.class'", "NoSuchForest"), cli=True),
+    BadParams("model class not dotted", _set("model.class", "RandomForest"), ("'model.class'",)),
+    BadParams("model class not an estimator", _set("model.class", "os.path.join"), ("'model.class'",)),
+    BadParams("regressor for classification", _set("model.class", "sklearn.linear_model.Ridge"),
+              ("'model.class'", "not a classifier")),
+    BadParams("unknown hyperparameter", _set("model.params.max_depthh", 3), ("'model.params.max_depthh'",),
+              cli=True),
+    BadParams("bad hyperparameter value", _set("model.params.learning_rate", -1),
+              ("'model.params'", "learning_rate"), cli=True),
+    BadParams("test_size out of range", _set("split.test_size", 0.9), ("'split.test_size'", "0.9"), cli=True),
+    BadParams("test_size not a number", _set("split.test_size", "20%"), ("'split.test_size'",)),
+    BadParams("negative seed", _set("split.seed", -1), ("'split.seed'",)),
+    BadParams("primary metric of the other task", _set("metrics.primary.name", "rmse"),
+              ("'metrics.primary.name'", "rmse"), cli=True),
+    BadParams("wrong direction", _set("metrics.primary.direction", "minimize"), ("'metrics.primary.direction'",)),
+    BadParams("unknown guardrail", _set("metrics.guardrails.speed", 0.1), ("guardrail 'speed'",)),
+    BadParams("negative guardrail", _set("metrics.guardrails.recall", -0.1), ("guardrail 'recall'",)),
+    BadParams("guardrail not a number", _set("metrics.guardrails.recall", "small"),
+              ("'metrics.guardrails.recall'",)),
+    BadParams("confidence above 1", _set("gate.confidence", 1.5), ("'gate.confidence'",), cli=True),
+    BadParams("too few resamples", _set("gate.bootstrap_resamples", 10), ("'gate.bootstrap_resamples'",)),
+    BadParams("resamples not a number", _set("gate.bootstrap_resamples", "many"), ("'gate.bootstrap_resamples'",)),
+    BadParams("significance not a bool", _set("gate.require_significance", "yes please"),
+              ("'gate.require_significance'",)),
+    BadParams("unknown registry backend", _set("registry.backend", "s3"), ("'registry.backend'", "s3")),
+    BadParams("data section missing", _delete("data"), ("'data'",)),
+]
+
+
+def _bad(case: BadParams) -> dict[str, Any]:
+    raw = base_params()
+    case.change(raw)
+    return raw
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_bad_params_value_is_one_error_naming_the_key(case: BadParams, tmp_path) -> None:
+    with pytest.raises(ParamsError) as caught:
+        build_pipeline(parse_params(_bad(case), tmp_path))  # what train.py does before it fits
+    message = str(caught.value)
+    assert "\n" not in message
+    for needle in case.says:
+        assert needle in message
+
+
+def test_the_repository_params_yaml_is_valid(tmp_path) -> None:
+    """The table above starts from the real params.yaml; it must itself be accepted."""
+    build_pipeline(parse_params(base_params(), tmp_path))
+
+
+@pytest.mark.parametrize("text, says", [
+    ("task: [classification\n", "not valid YAML at line"),
+    ("- just\n- a list\n", "top level must be a mapping"),
+    ("", "top level must be a mapping"),
+])
+def test_unparseable_params_file(tmp_path, text: str, says: str) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ParamsError, match=says):
+        load_params(path)
+
+
+CLI_CASES = [case for case in CASES if case.cli]
+
+
+def test_bad_params_through_train(workspace: Workspace) -> None:
+    """train.py: one line naming the key, and the previous run's model directory is gone."""
+    ws = workspace
+    calls = []
+    for i, case in enumerate(CLI_CASES):
+        (ws.root / f"params-{i}.yaml").write_text(json.dumps(_bad(case)))  # JSON is YAML
+        (ws.root / f"model-{i}").mkdir()
+        (ws.root / f"model-{i}" / "model.joblib").write_bytes(b"an older model")
+        calls.append(("train.py", ["--params", f"params-{i}.yaml", "--model-dir", f"model-{i}"], ws.root))
+    for i, (run, case) in enumerate(zip(run_scripts(calls), CLI_CASES, strict=True)):
+        assert_one_line_error(run, *case.says)
+        assert not (ws.root / f"model-{i}").exists(), f"{case.name}: train.py left the older model behind"
+
+
+def test_bad_params_leave_no_stale_reports(workspace: Workspace) -> None:
+    """validate_data.py, evaluate.py, compare.py delete their previous outputs before reading params.yaml."""
+    ws = workspace
+    ws.edit_params(_set("metrics.primary.name", "rmse"))
+    ws.reports.mkdir()
+    stale = [ws.reports / name for name in ("validation.json", "validation.md", "metrics.json", "comparison.json")]
+    for path in stale:
+        path.write_text('{"ok": true, "decision": "promote"}')
+    for run in run_scripts([(script, [], ws.root) for script in ("validate_data.py", "evaluate.py", "compare.py")]):
+        assert_one_line_error(run, "'metrics.primary.name'")
+    assert [path.name for path in stale if path.exists()] == []
+
+
+def test_missing_and_invalid_params_file_through_a_script(workspace: Workspace) -> None:
+    ws = workspace
+    (ws.root / "broken.yaml").write_text("features:\n  a: {type: int\n")
+    missing, broken = run_scripts([("validate_data.py", ["--params", "nope.yaml"], ws.root),
+                                   ("validate_data.py", ["--params", "broken.yaml"], ws.root)])
+    assert_one_line_error(missing, "nope.yaml", "not found")
+    assert_one_line_error(broken, "broken.yaml", "not valid YAML at line")
