@@ -448,12 +448,15 @@ class GitHubStandIn:
 
     # -- issues and comments ------------------------------------------------------------------------------
 
-    def _issue(self, route: dict[str, str]) -> dict[str, Any]:
+    def _lookup(self, route: dict[str, str], table: dict[int, dict[str, Any]], key: str) -> dict[str, Any]:
         self._check_repo(route)
-        issue = self.issues.get(int(route["issue_number"]))
-        if issue is None:
+        found = table.get(int(route[key]))
+        if found is None:
             raise Reply(404, "Not Found")
-        return issue
+        return found
+
+    def _issue(self, route: dict[str, str]) -> dict[str, Any]:
+        return self._lookup(route, self.issues, "issue_number")
 
     def _op_issues__list_comments(self, route, query, body, raw, headers) -> Response:
         issue = self._issue(route)
@@ -531,11 +534,7 @@ class GitHubStandIn:
         return self._page(items, query, self._repo_path("/pulls"))
 
     def _op_pulls__get(self, route, query, body, raw, headers) -> Response:
-        self._check_repo(route)
-        pull = self.pulls.get(int(route["pull_number"]))
-        if pull is None:
-            raise Reply(404, "Not Found")
-        return Response(200, copy.deepcopy(pull))
+        return Response(200, copy.deepcopy(self._lookup(route, self.pulls, "pull_number")))
 
     def _op_repos__list_pull_requests_associated_with_commit(self, route, query, body, raw, headers) -> Response:
         """Same-repository PRs whose head is the commit or that contained it (fork PRs are left out, as on GitHub)."""
@@ -555,11 +554,7 @@ class GitHubStandIn:
     # -- releases -----------------------------------------------------------------------------------------
 
     def _release(self, route: dict[str, str]) -> dict[str, Any]:
-        self._check_repo(route)
-        release = self.releases.get(int(route["release_id"]))
-        if release is None:
-            raise Reply(404, "Not Found")
-        return release
+        return self._lookup(route, self.releases, "release_id")
 
     def _op_repos__list_releases(self, route, query, body, raw, headers) -> Response:
         self._check_repo(route)
