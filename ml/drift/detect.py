@@ -91,11 +91,12 @@ def _ks_check(ref: NumericSummary, cur: NumericSummary, config: DriftConfig) -> 
     statistic, p_value, wasserstein = stats.ks_and_wasserstein(ref.sample, cur.sample)
     scale = ref.std if ref.std > 0 else max(abs(ref.mean), 1.0)
     shift = (cur.mean - ref.mean) / scale
+    medians = [stats.sorted_quantile(sample, 0.5) for sample in (ref.sample, cur.sample)]
     return {"test": "ks", "statistic": statistic, "p_value": p_value, "effect_size": wasserstein / scale,
             "effect": "wasserstein / reference std", "threshold": config.numeric_effect,
             "psi": stats.psi(ref.sample, cur.sample),
             "change": f"mean {ref.mean:.4g} → {cur.mean:.4g} ({shift:+.2f} σ), "
-                      f"median {np.median(ref.sample):.4g} → {np.median(cur.sample):.4g}"}
+                      f"median {medians[0]:.4g} → {medians[1]:.4g}"}
 
 
 def _chi_square_check(ref: CategorySummary, cur: CategorySummary, config: DriftConfig) -> dict[str, Any]:
@@ -149,9 +150,15 @@ def _histogram(ref: np.ndarray, cur: np.ndarray) -> dict[str, Any]:
     both = [sample for sample in (ref, cur) if sample.size]
     if not both:
         return {"kind": "histogram", "edges": [], "reference": [], "current": []}
-    low = min(float(np.quantile(sample, 0.005)) for sample in both)
-    high = max(float(np.quantile(sample, 0.995)) for sample in both)
-    edges = np.linspace(low, high, HISTOGRAM_BINS + 1) if high > low else np.array([low - 0.5, low + 0.5])
+    low = min(float(stats.sorted_quantile(sample, 0.005)) for sample in both)
+    high = max(float(stats.sorted_quantile(sample, 0.995)) for sample in both)
+    integral = all(np.array_equal(sample, np.round(sample)) for sample in both)
+    if integral and high - low <= HISTOGRAM_BINS * 2:  # counts: one bar per value, no aliasing
+        edges = np.arange(np.floor(low) - 0.5, np.ceil(high) + 1.0)
+    elif high > low:
+        edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
+    else:
+        edges = np.array([low - 0.5, low + 0.5])
 
     def shares(sample: np.ndarray) -> list[float]:
         if not sample.size:
@@ -183,7 +190,7 @@ def _describe(summary: ColumnSummary) -> dict[str, Any]:
     if isinstance(summary, NumericSummary):
         if summary.count:
             described.update(mean=summary.mean, std=summary.std, min=summary.min, max=summary.max,
-                             median=float(np.median(summary.sample)))
+                             median=float(stats.sorted_quantile(summary.sample, 0.5)))
     else:
         total = max(summary.count, 1)
         described["categories"] = len(summary.counts)

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ml.drift.readers import Batch, iter_batches
+from ml.drift.readers import Batch, bool_label, iter_batches
 from ml.drift.summary import CategoryAccumulator, ColumnSummary, NumericAccumulator
 from ml.errors import DataError
 from ml.params import Feature
@@ -40,14 +40,15 @@ class ProfileBuilder:
         self.rows = 0
         self.accumulators = {f.name: NumericAccumulator(sample_size) if f.is_numeric else CategoryAccumulator()
                              for f in features}
+        self.bool_columns = {f.name: f.type == "bool" for f in features}
         self.prediction: NumericAccumulator | CategoryAccumulator | None = None
         self.prediction_origin: str | None = None
 
     def add(self, batch: Batch) -> None:
         self.rows += batch.rows
-        keys = self.rng.random(batch.rows)
+        keys = self.rng.random(batch.rows, dtype=np.float32)
         for name, values in batch.columns.items():
-            _feed(self.accumulators[name], values, keys)
+            _feed(self.accumulators[name], values, keys, self.bool_columns.get(name, False))
         prediction, origin = batch.prediction, "logged"
         if prediction is None and self.scorer is not None:
             prediction, origin = self.scorer(batch), "scored"
@@ -69,7 +70,8 @@ class ProfileBuilder:
                            prediction_origin=self.prediction_origin)
 
 
-def _feed(accumulator: NumericAccumulator | CategoryAccumulator, values: Any, keys: np.ndarray) -> None:
+def _feed(accumulator: NumericAccumulator | CategoryAccumulator, values: Any, keys: np.ndarray,
+          is_bool: bool = False) -> None:
     if isinstance(accumulator, NumericAccumulator):
         accumulator.add(np.asarray(values, dtype=np.float64), keys)
         return
@@ -77,8 +79,12 @@ def _feed(accumulator: NumericAccumulator | CategoryAccumulator, values: Any, ke
     counted = pc.value_counts(values)
     labels = counted.field("values").to_pylist()
     counts = counted.field("counts").to_pylist()
-    accumulator.add({label: count for label, count in zip(labels, counts, strict=True) if label is not None},
-                    nulls=values.null_count, rows=len(values))
+    tally: dict[str, int] = {}
+    for label, count in zip(labels, counts, strict=True):
+        if label is not None:
+            label = bool_label(label) if is_bool else label
+            tally[label] = tally.get(label, 0) + count
+    accumulator.add(tally, nulls=values.null_count, rows=len(values))
 
 
 def profile_batches(batches: Iterable[Batch], source: str, features: tuple[Feature, ...], sample_size: int,

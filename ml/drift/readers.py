@@ -2,7 +2,8 @@
 
 Everything is read columnar with pyarrow in batches of bounded size, so a file of any length is summarised in
 bounded memory. Each batch comes out normalised: numeric features as float64 arrays (NaN = null), categories
-and booleans as arrow string arrays (booleans spelled "true"/"false"), whatever the file's own types were.
+and booleans as arrow string arrays, whatever the file's own types were (booleans are spelled "true"/"false"
+when counted: see bool_label).
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -26,13 +26,16 @@ import pyarrow.parquet as pq
 from ml.errors import DataError
 from ml.params import Feature
 
-BLOCK_BYTES = 16 << 20
+if TYPE_CHECKING:
+    import pandas as pd
+
+BLOCK_BYTES = 4 << 20  # per parsed block: bigger blocks cost memory, smaller ones per-batch overhead
 PARQUET_BATCH_ROWS = 131_072
 LOG_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst")
 PARQUET_SUFFIXES = (".parquet", ".pq")
-TRUE_WORDS = ["true", "1", "yes", "t", "y"]
-FALSE_WORDS = ["false", "0", "no", "f", "n"]
+TRUE_WORDS = {"true", "1", "1.0", "yes", "t", "y"}
+FALSE_WORDS = {"false", "0", "0.0", "no", "f", "n"}
 OUTPUTS = ("probability", "prediction")  # the model output columns of a prediction log (or exported table)
 
 
@@ -92,24 +95,42 @@ def normalise(table: pa.Table | pa.RecordBatch, features: tuple[Feature, ...], w
 
 def _normalise_column(values: Any, feature: Feature, where: Any) -> Any:
     if feature.is_numeric:
-        if pa.types.is_null(values.type):
-            return np.full(len(values), np.nan)
         try:
-            return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+            return float_values(values)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             found = _quoted(str(exc)) or str(values.type)
             raise DataError(f"{where}: column '{feature.name}' should hold numbers ({feature.type}) "
                             f"but holds {found}") from None
     try:
-        text = pc.cast(values, pa.string())
+        return pc.cast(values, pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raise DataError(f"{where}: column '{feature.name}' should hold {feature.type} values "
                         f"but holds {values.type}") from None
-    if feature.type == "bool":
-        lower = pc.utf8_lower(text)
-        text = pc.if_else(pc.is_in(lower, pa.array(TRUE_WORDS)), "true",
-                          pc.if_else(pc.is_in(lower, pa.array(FALSE_WORDS)), "false", text))
-    return text
+
+
+def float_values(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """float64 numpy values, NaN for nulls, read straight from the arrow buffers.
+
+    (pyarrow's own to_numpy imports pandas, which costs ~50 MB and a second per run.)
+    """
+    if pa.types.is_null(values.type):
+        return np.full(len(values), np.nan)
+    values = pc.cast(values, pa.float64())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    validity, data = values.buffers()
+    start, count = values.offset, len(values)
+    array = np.frombuffer(data, dtype=np.float64, count=start + count)[start:] if count else np.empty(0)
+    if values.null_count:
+        bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")[start:start + count]
+        array = np.where(bits.astype(bool), array, np.nan)
+    return array
+
+
+def bool_label(label: str) -> str:
+    """Spellings of true and false (True, 1, yes…) become "true"/"false"; anything else stays as it is."""
+    lower = label.lower()
+    return "true" if lower in TRUE_WORDS else "false" if lower in FALSE_WORDS else label
 
 
 def _require_columns(names: list[str], features: tuple[Feature, ...], where: Any) -> None:
@@ -210,7 +231,7 @@ def _logged_prediction(table: pa.Table | pa.RecordBatch, task: str, where: Path)
             values = table.column(name)
             if name == "probability" or task == "regression":
                 try:
-                    return "numeric", pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+                    return "numeric", float_values(values)
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                     raise DataError(f"{where}: '{name}' should hold numbers but holds {values.type}") from None
             return "category", pc.cast(values, pa.string())

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ml.drift.config import drift_config
 from ml.drift.profile import DataProfile, ProfileBuilder
@@ -20,6 +19,9 @@ from ml.drift.scoring import as_prediction
 from ml.drift.summary import summary_from_json
 from ml.errors import DataError
 from ml.params import Feature, Params
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT = "mlops-drift-reference"
 FILENAME = "reference.json"

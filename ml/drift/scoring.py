@@ -4,16 +4,18 @@ label for other classifiers, the prediction itself for a regressor."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from ml.drift.profile import Scorer
-from ml.drift.readers import Batch
+from ml.drift.readers import Batch, bool_label
 from ml.errors import DataError
 from ml.params import Feature
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def model_scores(model: Any, frame: pd.DataFrame, task: str) -> np.ndarray:
@@ -39,6 +41,7 @@ def as_prediction(scores: np.ndarray, task: str) -> tuple[str, Any]:
 
 def model_frame(columns: Mapping[str, Any], features: tuple[Feature, ...]) -> pd.DataFrame:
     """The frame the model was trained on, from normalised columns (arrow or numpy; booleans back to 0/1)."""
+    import pandas as pd  # only when scoring: the drift job itself never needs pandas
     data = {}
     for feature in features:
         values = columns[feature.name]
@@ -48,7 +51,8 @@ def model_frame(columns: Mapping[str, Any], features: tuple[Feature, ...]) -> pd
         labels = values.to_numpy(zero_copy_only=False) if isinstance(values, pa.Array | pa.ChunkedArray) else values
         labels = np.asarray(labels, dtype=object)
         if feature.type == "bool":
-            data[feature.name] = np.where(labels == "true", 1.0, np.where(labels == "false", 0.0, np.nan))
+            words = np.array([None if label is None else bool_label(str(label)) for label in labels], dtype=object)
+            data[feature.name] = np.where(words == "true", 1.0, np.where(words == "false", 0.0, np.nan))
         else:
             data[feature.name] = labels
     return pd.DataFrame(data)

@@ -96,10 +96,12 @@ class NumericAccumulator:
         self._threshold = 1.0
 
     def add(self, values: np.ndarray, keys: np.ndarray) -> None:
-        """values: float64 with NaN for nulls (infinities count as nulls too); keys: uniform [0, 1) per row."""
+        """values: float64 with NaN for nulls (infinities count as nulls too); keys: uniform [0, 1) per row
+        (float32 is plenty: they only decide which rows the sample keeps)."""
         self.rows += values.size
         valid = np.isfinite(values)
-        present = values[valid]
+        complete = bool(valid.all())
+        present = values if complete else values[valid]
         self.nulls += values.size - present.size
         if not present.size:
             return
@@ -110,11 +112,15 @@ class NumericAccumulator:
         self._sum_sq += float(np.dot(centred, centred))
         self._min = min(self._min, float(present.min()))
         self._max = max(self._max, float(present.max()))
-        present_keys = keys[valid]
-        chosen = present_keys < self._threshold
-        self._values.append(present[chosen])
-        self._keys.append(present_keys[chosen])
-        self._kept += int(chosen.sum())
+        if self._threshold < 1.0:  # the sample is full: keep only rows whose key beats the threshold
+            present_keys = keys if complete else keys[valid]
+            chosen = present_keys < self._threshold
+            present, present_keys = present[chosen], present_keys[chosen]
+        else:
+            present_keys = keys if complete else keys[valid]
+        self._values.append(present)
+        self._keys.append(present_keys)
+        self._kept += present.size
         if self._kept > 2 * self.sample_size:
             self._prune()
 
@@ -129,7 +135,9 @@ class NumericAccumulator:
     def finish(self) -> NumericSummary:
         if self._values:
             self._prune()
-        sample = np.sort(self._values[0]) if self._values else np.empty(0)
+        sample = self._values[0] if self._values else np.empty(0)
+        self._values, self._keys = [], []
+        sample.sort()
         count = self.rows - self.nulls
         if count:
             mean_centred = self._sum / count
