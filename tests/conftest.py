@@ -42,8 +42,13 @@ class ScriptRun:
 
 
 def script_env(**extra: str) -> dict[str, str]:
+    """The caller's environment minus what would leak outside the workspace; scripts get one OpenMP thread.
+
+    Tests run two scripts at a time on two cores; OpenMP spin-waiting in several threads per script then costs
+    several times the CPU for the same (identical) model.
+    """
     env = {key: value for key, value in os.environ.items() if key not in _LEAKY_ENV}
-    env.update(extra)
+    env.update({"OMP_NUM_THREADS": "1", **extra})
     return env
 
 

@@ -18,10 +18,13 @@ def params_of(ws: Workspace) -> Params:
 
 def train_in_process(ws: Workspace, model_dir: Path | None = None) -> Path:
     """Train with the same step function train.py calls, without paying a subprocess start."""
+    from threadpoolctl import threadpool_limits
+
     from ml.steps import train_step
 
     model_dir = model_dir or ws.model
-    train_step(params_of(ws), model_dir)
+    with threadpool_limits(limits=1):  # as the scripts run under test (see tests/conftest.py script_env)
+        train_step(params_of(ws), model_dir)
     return model_dir
 
 

@@ -1,0 +1,89 @@
+"""Tampered and corrupt model artifacts are refused before joblib ever loads them; nothing gets registered."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ml.bundle import ARTIFACT, load_bundle, verify_artifact, write_metadata
+from ml.errors import IntegrityError
+from ml.fileio import sha256_file
+from ml.registry.local import LocalRegistry
+from tests.conftest import Workspace, assert_ok, assert_one_line_error, run_scripts
+
+
+def flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_compare_refuses_a_tampered_champion(with_champion: Workspace) -> None:
+    ws = with_champion
+    comparison = ws.reports / "comparison.json"
+    assert comparison.exists()  # from the promotion of v1: it must not survive the refused run
+    flip_a_byte(ws.registry / "v1" / ARTIFACT)
+
+    run = ws.run("compare.py")
+
+    assert_one_line_error(run, "v1", ARTIFACT, "sha256", "does not match")
+    assert not comparison.exists()
+    assert not list(ws.root.rglob("champion-*")), "the fetched champion copy was left behind"
+
+
+def test_compare_refuses_a_champion_whose_metadata_was_edited(with_champion: Workspace) -> None:
+    ws = with_champion
+    metadata = json.loads((ws.registry / "v1" / "metadata.json").read_text())
+    metadata["artifact_sha256"] = "0" * 64
+    (ws.registry / "v1" / "metadata.json").write_text(json.dumps(metadata))
+
+    assert_one_line_error(ws.run("compare.py"), "sha256", "does not match")
+    assert not (ws.reports / "comparison.json").exists()
+
+
+def test_tampered_challenger_is_refused_by_evaluate_compare_and_promote(with_model: Workspace) -> None:
+    ws = with_model
+    assert_ok(ws.run("compare.py"))  # no champion: the gate says promote, for the untampered model
+    assert json.loads((ws.reports / "comparison.json").read_text())["decision"] == "promote"
+    flip_a_byte(ws.model / ARTIFACT)
+
+    promote, evaluate = run_scripts([("promote.py", [], ws.root), ("evaluate.py", [], ws.root)])
+
+    assert_one_line_error(promote, "sha256", "does not match")
+    assert_one_line_error(evaluate, "sha256", "does not match")
+    assert not (ws.reports / "metrics.json").exists()
+    registry = LocalRegistry(ws.registry)
+    assert registry.versions() == [] and registry.champion() is None
+    assert not (ws.registry.exists() and any(ws.registry.iterdir())), "promote.py left files in the registry"
+
+    assert_one_line_error(ws.run("compare.py"), "sha256", "does not match")
+    assert not (ws.reports / "comparison.json").exists()
+
+
+def test_missing_artifact_or_hash_is_refused(tmp_path: Path, trained_model: Path) -> None:
+    import shutil
+
+    bundle = shutil.copytree(trained_model, tmp_path / "model")
+    metadata = verify_artifact(bundle)
+    write_metadata(bundle, {k: v for k, v in metadata.items() if k != "artifact_sha256"})
+    with pytest.raises(IntegrityError, match="no artifact_sha256"):
+        load_bundle(bundle)
+    write_metadata(bundle, metadata)
+    (bundle / ARTIFACT).unlink()
+    with pytest.raises(IntegrityError, match="missing"):
+        load_bundle(bundle)
+
+
+def test_corrupt_artifact_with_a_matching_hash_is_one_error_not_a_crash(tmp_path: Path, trained_model: Path) -> None:
+    """A file that passes the hash check but is not a loadable model (say, saved by another library version)."""
+    import shutil
+
+    bundle = shutil.copytree(trained_model, tmp_path / "model")
+    artifact = bundle / ARTIFACT
+    artifact.write_bytes(artifact.read_bytes()[: artifact.stat().st_size // 2])  # truncated
+    metadata = json.loads((bundle / "metadata.json").read_text())
+    write_metadata(bundle, {**metadata, "artifact_sha256": sha256_file(artifact)})
+    with pytest.raises(IntegrityError, match="cannot be loaded"):
+        load_bundle(bundle)
