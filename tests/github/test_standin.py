@@ -125,3 +125,16 @@ def test_release_upload_url_and_download_redirect_to_another_port(gh: GitHubStan
     assert location.startswith(gh.storage_url) and gh.storage_url != gh.url
     assert requests.get(location, timeout=5).content == b"bytes!"
     assert requests.get(location.split("?")[0] + "?sig=forged", timeout=5).status_code == 403
+
+
+def test_workflow_runs_list_the_same_repository_prs_of_their_head_sha(gh: GitHubStandIn) -> None:
+    own = gh.add_pull(head_ref="topic")
+    fork = gh.add_pull(head_sha=own["head"]["sha"], head_ref="topic", head_owner="someone")
+    run = gh.add_run(own["head"]["sha"], "topic")
+    fetched = requests.get(_api(gh, f"/actions/runs/{run['id']}"), headers=_headers(gh), timeout=5).json()
+    assert [p["number"] for p in fetched["pull_requests"]] == [own["number"]]  # fork PRs are left out
+    by_commit = requests.get(_api(gh, f"/commits/{own['head']['sha']}/pulls"), headers=_headers(gh), timeout=5)
+    assert [p["number"] for p in by_commit.json()] == [own["number"]]
+    by_head = requests.get(_api(gh, "/pulls"), params={"state": "open", "head": "someone:topic"},
+                           headers=_headers(gh), timeout=5)
+    assert [p["number"] for p in by_head.json()] == [fork["number"]]
