@@ -109,7 +109,7 @@ class NumericAccumulator:
             self._shift = float(present[0])
         centred = present - self._shift
         self._sum += float(centred.sum())
-        self._sum_sq += float(np.dot(centred, centred))
+        self._sum_sq += float(np.square(centred).sum())
         self._min = min(self._min, float(present.min()))
         self._max = max(self._max, float(present.max()))
         if self._threshold < 1.0:  # the sample is full: keep only rows whose key beats the threshold
