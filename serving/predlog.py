@@ -27,6 +27,8 @@ from ml.errors import MLOpsError
 log = logging.getLogger("serving")
 
 WRITE_CHUNK = 1 << 18
+# Characters JSON leaves unescaped that some line splitters treat as line breaks (U+0085, U+2028, U+2029).
+_LINE_BREAKS = ((b"\xc2\x85", b"\\u0085"), (b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
 
 
 class PredictionLog:
@@ -117,6 +119,8 @@ class PredictionLog:
             self._write(buffer, count)
 
     def _write(self, chunk: bytearray, count: int) -> None:
+        for raw, escaped in _LINE_BREAKS:  # keep one record per line for readers that use str.splitlines()
+            chunk = chunk.replace(raw, escaped)
         size = len(chunk)
         try:
             if self._fd is None or (self._size and self._size + size > self.max_bytes):

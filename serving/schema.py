@@ -34,7 +34,7 @@ def _whole_number(value: Any) -> Any:
 def field_type(feature: Feature, reject_unseen: bool) -> Any:
     low, high = _bound(feature, feature.min), _bound(feature, feature.max)
     if feature.type == "int":
-        kind: Any = Annotated[int, BeforeValidator(_whole_number), Field(strict=True, ge=low, le=high)]
+        kind: Any = Annotated[int, Field(strict=True, ge=low, le=high), BeforeValidator(_whole_number)]
     elif feature.type == "float":
         kind = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=low, le=high)]
     elif feature.type == "bool":

@@ -114,7 +114,7 @@ def test_predictions_are_logged_for_the_drift_job(server, trained):
     found = None
     while found is None and time.monotonic() < deadline:
         for path in sorted(log_dir.glob("*.jsonl")):
-            for line in path.read_text(encoding="utf-8").splitlines():
+            for line in path.read_text(encoding="utf-8").splitlines():  # one record per line, whatever it holds
                 entry = json.loads(line)
                 if entry["features"] == record:
                     found = entry
@@ -136,5 +136,5 @@ def test_the_log_rotates_by_size(server, trained):
     for path in files:
         size = path.stat().st_size
         assert size <= 4096 or path.read_text(encoding="utf-8").count("\n") == 1
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in path.read_text(encoding="utf-8").splitlines():  # one record per line, whatever it holds
             json.loads(line)  # whole lines only
