@@ -37,7 +37,8 @@ def make_harness(gh: GitHubStandIn, tmp_path, **runner_kwargs) -> Harness:
     runner = ActionsRunner(tmp_path / "actions", gh.url, repository=gh.repository, token=gh.token,
                            grant=grant_to(gh), extra_env={"MLOPS_GITHUB_BACKOFF_FACTOR": "0.01",
                                                           "MLOPS_GITHUB_SETTLE_SECONDS": "0",
-                                                          "MLOPS_GITHUB_MAX_TRIES": "2"},
+                                                          "MLOPS_GITHUB_MAX_TRIES": "2",
+                                                          "OMP_NUM_THREADS": "1"},  # 2 cores, shared
                            **runner_kwargs)
     return Harness(gh, runner)
 
