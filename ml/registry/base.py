@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ml.bundle import verify_artifact
+from ml.errors import RegistryError
+
 
 @dataclass(frozen=True)
 class ModelVersion:
@@ -49,3 +52,13 @@ class Registry(ABC):
     def next_version(self) -> int:
         versions = self.versions()
         return versions[-1].version + 1 if versions else 1
+
+    def checked_for_publish(self, bundle_dir: Path) -> tuple[Path, dict[str, Any], int]:
+        """Verify a bundle about to be published; returns (dir, metadata, version) once it is the next version."""
+        bundle_dir = Path(bundle_dir)
+        metadata = verify_artifact(bundle_dir)
+        version = metadata.get("version")
+        expected = self.next_version()
+        if version != expected:
+            raise RegistryError(f"cannot publish as v{version}: the next version in {self} is v{expected}")
+        return bundle_dir, metadata, version

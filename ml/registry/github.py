@@ -63,6 +63,9 @@ class GitHubReleasesRegistry(Registry):
     def __repr__(self) -> str:
         return f"GitHubReleasesRegistry({self.client.settings.repository})"
 
+    def __str__(self) -> str:
+        return f"{self.client.settings.repository} releases"
+
     # -- reading ----------------------------------------------------------------------------------------
 
     def _published(self) -> dict[int, dict[str, Any]]:
@@ -131,13 +134,7 @@ class GitHubReleasesRegistry(Registry):
     # -- writing ----------------------------------------------------------------------------------------
 
     def publish(self, bundle_dir: Path) -> ModelVersion:
-        bundle_dir = Path(bundle_dir)
-        metadata = verify_artifact(bundle_dir)
-        version = metadata.get("version")
-        expected = self.next_version()
-        if version != expected:
-            raise RegistryError(f"cannot publish as v{version}: the next version in "
-                                f"{self.client.settings.repository} releases is v{expected}")
+        bundle_dir, metadata, version = self.checked_for_publish(bundle_dir)
         missing = [name for name in REQUIRED if not (bundle_dir / name).is_file()]
         if missing:
             raise RegistryError(f"{bundle_dir}: missing {', '.join(missing)}; cannot publish")

@@ -20,6 +20,9 @@ class LocalRegistry(Registry):
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
+    def __str__(self) -> str:
+        return str(self.root)
+
     @property
     def _pointer(self) -> Path:
         return self.root / "champion.json"
@@ -67,12 +70,7 @@ class LocalRegistry(Registry):
         return dest
 
     def publish(self, bundle_dir: Path) -> ModelVersion:
-        bundle_dir = Path(bundle_dir)
-        metadata = verify_artifact(bundle_dir)
-        version = metadata.get("version")
-        expected = self.next_version()
-        if version != expected:
-            raise RegistryError(f"cannot publish as v{version}: the next version in {self.root} is v{expected}")
+        bundle_dir, metadata, version = self.checked_for_publish(bundle_dir)
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".publish-"))
         try:
