@@ -58,6 +58,10 @@ def recover(backend: Backend, state: DeployState, log: Log) -> None:
             log(f"slot {target} is not ready; traffic stays on {actual}")
         state.record(event="recovered", interrupted=interrupted, live=state.live)
         state.pending = None
+    elif not state.live and actual and backend.is_ready(actual):
+        log(f"slot {actual} already serves traffic (deployed without this state file): treating it as live")
+        state.live = actual
+        state.slots.setdefault(actual, {"version": "unknown (adopted)"})
     elif state.live and actual and actual != state.live:
         log(f"the router sends traffic to {actual} while the state file says {state.live}; trusting the router")
         state.live = actual
