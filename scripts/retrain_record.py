@@ -1,14 +1,12 @@
 """Write retrain.json, the record a retraining PR carries (why, on which data, what the gate said)."""
 
-import json
 import os
-from pathlib import Path
 
 import click
 
 from ml.cli import one_line_errors
-from ml.errors import MLOpsError
 from ml.fileio import write_json_atomic
+from ml.json_report import load_json_report
 from ml.retrain_record import build_record
 
 
@@ -18,12 +16,7 @@ from ml.retrain_record import build_record
 @click.option("--out", default="retrain.json", show_default=True, type=click.Path(dir_okay=False))
 @one_line_errors
 def main(comparison: str, reason: str, out: str) -> None:
-    try:
-        result = json.loads(Path(comparison).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MLOpsError(f"{comparison}: not found; run compare.py first") from None
-    except ValueError:
-        raise MLOpsError(f"{comparison}: not valid JSON") from None
+    result = load_json_report(comparison, "compare.py")
     record = build_record(result, reason, os.environ.get("GITHUB_RUN_ID"), os.environ.get("GITHUB_SHA"))
     write_json_atomic(out, record)
     click.echo(f"wrote {out} (gate: {record['decision']})")

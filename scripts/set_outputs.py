@@ -1,26 +1,12 @@
 """Turn a step's JSON result into GitHub Actions step outputs, so `if:` conditions need no logic in YAML."""
 
-import json
-from pathlib import Path
-
 import click
 
 from ml.actions import write_outputs
 from ml.cli import one_line_errors
 from ml.errors import MLOpsError
 from ml.gate import PROMOTE
-
-
-def _load(path: str) -> dict:
-    try:
-        payload = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MLOpsError(f"{path}: not found; the step that writes it did not finish") from None
-    except ValueError:
-        raise MLOpsError(f"{path}: not valid JSON") from None
-    if not isinstance(payload, dict):
-        raise MLOpsError(f"{path}: expected a JSON object")
-    return payload
+from ml.json_report import load_json_report
 
 
 @click.group()
@@ -33,7 +19,7 @@ def main() -> None:
 @one_line_errors
 def gate(comparison: str) -> None:
     """decision and promote=true|false from comparison.json (never fails on a rejection)."""
-    decision = _load(comparison).get("decision")
+    decision = load_json_report(comparison, "compare.py").get("decision")
     if not decision:
         raise MLOpsError(f"{comparison}: has no decision")
     write_outputs({"decision": decision, "promote": decision == PROMOTE})
@@ -44,7 +30,7 @@ def gate(comparison: str) -> None:
 @one_line_errors
 def drift(report: str) -> None:
     """drifted=true|false from drift.json."""
-    payload = _load(report)
+    payload = load_json_report(report, "detect_drift.py")
     for key in ("drifted", "dataset_drift", "drift"):
         if isinstance(payload.get(key), bool):
             write_outputs({"drifted": payload[key]})

@@ -55,6 +55,15 @@ def run_pr_comment(harness, pr_run: RunResult, workflow: str | Path = "pr-commen
     return harness.runner.run(workflow, "workflow_run", event, sha=BASE_SHA)
 
 
+def run_broken_pr_comment(harness, tmp_path, old: str, new: str) -> tuple[RunResult, int]:
+    pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
+    workflow = broken_copy(tmp_path, "pr-comment.yml", old, new)
+    run = run_pr_comment(harness, seed_pr_artifact(harness, pull), workflow)
+    assert run.conclusion == "failure"
+    assert harness.gh.comments_on(pull) == []
+    return run, pull
+
+
 # -- the comment workflow on its own --------------------------------------------------------------------------
 
 
@@ -103,35 +112,24 @@ def test_an_artifact_with_unexpected_content_is_refused(harness, extra):
 
 
 def test_a_job_without_the_permission_it_needs_fails(harness, tmp_path):
-    pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
-    workflow = broken_copy(tmp_path, "pr-comment.yml", "pull-requests: write", "pull-requests: read")
-    run = run_pr_comment(harness, seed_pr_artifact(harness, pull), workflow)
-    assert run.conclusion == "failure"
+    run, _ = run_broken_pr_comment(harness, tmp_path, "pull-requests: write", "pull-requests: read")
     assert "pull-requests: write" in run.jobs["comment"].log
-    assert harness.gh.comments_on(pull) == []
 
 
 # -- broken workflows fail the harness ------------------------------------------------------------------------
 
 
 def test_a_file_the_next_step_does_not_find_fails_the_run(harness, tmp_path):
-    pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
-    workflow = broken_copy(tmp_path, "pr-comment.yml", "path: ${{ runner.temp }}/pr-report",
-                           "path: ${{ runner.temp }}/report")
-    run = run_pr_comment(harness, seed_pr_artifact(harness, pull), workflow)
-    assert run.conclusion == "failure"
+    run, _ = run_broken_pr_comment(harness, tmp_path, "path: ${{ runner.temp }}/pr-report",
+                                   "path: ${{ runner.temp }}/report")
     job = run.jobs["comment"]
     failed = [s for s in job.steps if s.outcome == "failure"]
     assert len(failed) == 1 and "not downloaded" in failed[0].log
     assert job.steps[-1].outcome == "skipped"
-    assert harness.gh.comments_on(pull) == []
 
 
 def test_a_wrong_artifact_name_fails_the_run(harness, tmp_path):
-    pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
-    workflow = broken_copy(tmp_path, "pr-comment.yml", "name: pr-report", "name: pr-reports")
-    run = run_pr_comment(harness, seed_pr_artifact(harness, pull), workflow)
-    assert run.conclusion == "failure"
+    run, _ = run_broken_pr_comment(harness, tmp_path, "name: pr-report", "name: pr-reports")
     assert "no artifact named 'pr-reports'" in run.jobs["comment"].log
 
 
