@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, assert_ok, run_script, script_env
-from tests.deploy.bundles import copy_as_version, free_ports
 
 MANIFESTS = sorted((REPO / "deploy" / "kubernetes").glob("*.yaml"))
 
@@ -35,25 +34,6 @@ def test_manifests_wire_two_slots_a_live_and_a_preview_service():
         assert container["name"] == "model"  # what `kubectl set image … model=IMAGE` addresses
         assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
     assert docs["model"]["spec"]["selector"]["slot"] != docs["model-preview"]["spec"]["selector"]["slot"]
-
-
-@pytest.fixture(scope="module")
-def model_server(tmp_path_factory, deploy_workspace):
-    """One real model server: every 'pod' the stand-in port-forwards to."""
-    params, base = deploy_workspace
-    root = tmp_path_factory.mktemp("k8s")
-    bundle = copy_as_version(base, root / "v7", 7)
-    (port,) = free_ports(1)
-    env = {**os.environ, "MODEL_DIR": str(bundle), "PARAMS": str(params)}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "serving.app:app", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    from ml.deploy.http import is_ready
-    from tests.deploy.hostenv import wait_until
-
-    assert wait_until(lambda: is_ready(f"http://127.0.0.1:{port}"), 60), "model server did not start"
-    yield bundle, port
-    server.terminate()
-    server.wait(20)
 
 
 @pytest.fixture

@@ -1,0 +1,155 @@
+"""The deploy machinery's parts on their own: state file, lock, nginx config and switch, metrics reading."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from ml.deploy.bake import Snapshot, judge, quantile
+from ml.deploy.errors import DeployError, DeployLocked
+from ml.deploy.lock import deploy_lock
+from ml.deploy.nginx import Nginx, find_nginx
+from ml.deploy.smoke import version_label
+from ml.deploy.state import DeployState, load_state, other, save_state
+
+
+def test_state_round_trips_and_a_corrupt_file_is_one_clear_error(tmp_path):
+    state = DeployState(backend="host", live="green", slots={"green": {"version": "v3"}})
+    state.record(event="deploy", version="v3")
+    save_state(tmp_path, state)
+    loaded = load_state(tmp_path)
+    assert loaded.live == "green" and loaded.live_version() == "v3" and loaded.history[0]["event"] == "deploy"
+    assert load_state(tmp_path / "fresh").live is None
+    (tmp_path / "state.json").write_text("{not json")
+    with pytest.raises(DeployError, match="unreadable deploy state"):
+        load_state(tmp_path)
+    (tmp_path / "state.json").write_text('{"live": "purple"}')
+    with pytest.raises(DeployError, match="blue or green"):
+        load_state(tmp_path)
+    assert other("blue") == "green" and other("green") == "blue" and other(None) == "blue"
+
+
+def test_history_is_bounded(tmp_path):
+    state = DeployState()
+    for i in range(150):
+        state.record(event="deploy", version=f"v{i}")
+    assert len(state.history) == 100 and state.history[-1]["version"] == "v149"
+
+
+def test_lock_excludes_a_second_process_and_is_released_when_the_holder_dies(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from ml.deploy.lock import deploy_lock
+        with deploy_lock({str(tmp_path)!r}):
+            print("held", flush=True)
+            time.sleep(60)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(DeployLocked, match=f"pid {holder.pid}"), deploy_lock(tmp_path, wait_seconds=0.3):
+            pass
+    finally:
+        holder.kill()  # SIGKILL: no cleanup code runs, the kernel drops the lock
+        holder.wait()
+    with deploy_lock(tmp_path):
+        pass
+
+
+def test_version_label_matches_the_servers_convention():
+    assert version_label({"version": 4, "artifact_sha256": "ab" * 32}) == "v4"
+    assert version_label({"version": None, "artifact_sha256": "0123456789abcdef"}) == "dev-01234567"
+
+
+@pytest.fixture
+def router(tmp_path):
+    from tests.deploy.bundles import free_ports
+
+    port, blue, green = free_ports(3)
+    nginx = Nginx(tmp_path / "router", "router", port, shutdown_timeout=2)
+    nginx.ensure_include("blue", blue)
+    nginx.ensure_running()
+    yield nginx, blue, green
+    nginx.stop()
+
+
+def test_rendered_configs_pass_nginx_t(tmp_path, router):
+    nginx, _, _ = router
+    assert nginx.master_pid() is not None
+    edge = Nginx(tmp_path / "edge", "edge", 1, router_port=2)
+    edge.render()
+    edge.test()
+    text = edge.conf.read_text()
+    assert "@@" not in text and "127.0.0.1:2" in text and "worker_shutdown_timeout" in text
+    assert "@@" not in nginx.conf.read_text()
+
+
+def test_switch_rewrites_the_include_reloads_and_old_workers_drain(router):
+    nginx, blue, green = router
+    assert nginx.live_colour() == "blue"
+    old = nginx.point_to("green", green)
+    assert old and nginx.live_colour() == "green"
+    assert f"127.0.0.1:{green}" in nginx.include.read_text()
+    nginx.wait_old_workers_stopped_accepting(old)
+    nginx.wait_drained(old, timeout=10)
+    assert not nginx.draining(old)
+    assert set(nginx.workers_of(nginx.master_pid())).isdisjoint(old)
+
+
+def test_a_config_nginx_rejects_is_rolled_back_before_any_reload(router, monkeypatch):
+    nginx, blue, _ = router
+    before = nginx.include.read_text()
+    workers = set(nginx.workers_of(nginx.master_pid()))
+    with pytest.raises(DeployError, match="nginx -t rejected"):
+        nginx.point_to("green", 70000)  # not a port: nginx -t refuses it
+    assert nginx.include.read_text() == before
+    assert set(nginx.workers_of(nginx.master_pid())) == workers  # no reload happened
+
+
+def test_find_nginx_names_the_fix_when_missing(monkeypatch):
+    assert find_nginx()
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr("os.access", lambda *a: False)
+    with pytest.raises(DeployError, match="apt-get install nginx"):
+        find_nginx()
+
+
+def _metrics(observations: list[tuple[str, int, float]]) -> Snapshot:
+    """Prometheus text from the real server's metrics registry."""
+    from serving.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.model_version = "v1"
+    for path, status, seconds in observations:
+        metrics.observe_request("POST" if "predict" in path else "GET", path, status, seconds)
+    return Snapshot.from_text(metrics.render())
+
+
+def test_bake_judges_only_the_window_and_only_prediction_routes():
+    before = [("/predict", 500, 0.001)] * 5 + [("/health/ready", 503, 0.001)] * 50
+    start = _metrics(before)
+    healthy = _metrics(before + [("/predict", 200, 0.003)] * 100 + [("/predict", 422, 0.001)] * 10)
+    verdict = judge(start, healthy, max_error_rate=0.01, max_p95_ms=10, min_requests=1)
+    assert verdict.ok, verdict.one_line()
+    assert verdict.requests == 110 and verdict.errors == 0 and verdict.p95_ms == 5.0
+
+    failing = _metrics(before + [("/predict", 200, 0.003)] * 90 + [("/predict/batch", 500, 0.003)] * 10)
+    verdict = judge(start, failing, max_error_rate=0.05, max_p95_ms=None, min_requests=1)
+    assert not verdict.ok and "error rate 10.0%" in verdict.one_line()
+
+    slow = _metrics(before + [("/predict", 200, 0.3)] * 20)
+    verdict = judge(start, slow, max_error_rate=0.01, max_p95_ms=100, min_requests=1)
+    assert not verdict.ok and "p95 latency bucket 500 ms" in verdict.one_line()
+
+
+def test_bake_refuses_metrics_without_a_latency_histogram():
+    snapshot = Snapshot.from_text('http_requests_total{path="/predict",status="200"} 3\n')
+    verdict = judge(snapshot, snapshot, 0.01, None, 1)
+    assert not verdict.ok and "no latency histogram" in verdict.one_line()
+
+
+def test_quantile_reads_cumulative_buckets():
+    buckets = {0.001: 10.0, 0.01: 90.0, 0.1: 100.0, float("inf"): 100.0}
+    assert quantile(buckets, 0.5) == 0.01 and quantile(buckets, 0.95) == 0.1 and quantile({}, 0.5) is None
