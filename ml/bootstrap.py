@@ -92,14 +92,21 @@ def _regression_fns(y: np.ndarray, out: Outputs) -> dict[str, SampleFn]:
 def _generic_fns(y: np.ndarray, out: Outputs, task: str, names: list[str]) -> dict[str, SampleFn]:
     """Fallback (multiclass): rebuild each resample's rows and score it with the regular metric functions."""
 
+    rows_of = np.arange(len(y))
+    last: list = [None, None]  # (counts block, its per-resample scores): every metric of a block scores it once
+
     def scores(rows: np.ndarray) -> dict[str, float]:
         if task == "regression":
             return regression_scores(y[rows], out.predictions[rows])
         return classification_scores(y[rows], out.predictions[rows], out.probabilities[rows], out.classes)
 
+    def block_scores(counts: np.ndarray) -> list[dict[str, float]]:
+        if last[0] is not counts:  # identity, not id(): holding the block keeps its id from being reused
+            last[:] = counts, [scores(np.repeat(rows_of, row.astype(int))) for row in counts]
+        return last[1]
+
     def fn_for(name: str) -> SampleFn:
-        rows_of = np.arange(len(y))
-        return lambda c: np.array([scores(np.repeat(rows_of, row.astype(int)))[name] for row in c])
+        return lambda c: np.array([resample[name] for resample in block_scores(c)])
 
     return {name: fn_for(name) for name in names}
 
