@@ -1,0 +1,250 @@
+"""The gate on constructed cases, and the statistics behind it checked against slow reference implementations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import sklearn
+from scipy import stats
+from sklearn import metrics as skm
+
+from ml.bootstrap import BLOCK, paired_delta_samples
+from ml.compare import mcnemar, params_diff, schema_mismatch
+from ml.evaluate import Outputs
+from ml.gate import PROMOTE, REJECT, MetricDelta, decide
+from ml.params import Params, parse_params
+from tests.conftest import base_params
+
+# ---------------------------------------------------------------- the gate on constructed cases
+
+
+def gate_params(tmp_path, task: str = "classification", **gate: Any) -> Params:
+    raw = base_params()
+    raw["gate"].update(gate)
+    if task == "regression":
+        raw.update(task="regression", target="spend")
+        raw["metrics"] = {"primary": {"name": "rmse", "direction": "minimize"}, "guardrails": {"mae": 0.5}}
+    return parse_params(raw, tmp_path)
+
+
+def deltas(**metrics: tuple[float, float, float, float]) -> dict[str, MetricDelta]:
+    """name=(champion, challenger, ci_low, ci_high), directions from the metric table."""
+    from ml.metrics import CLASSIFICATION, REGRESSION
+
+    directions = {**CLASSIFICATION, **REGRESSION}
+    return {name: MetricDelta(name, directions[name], *values) for name, values in metrics.items()}
+
+
+HOLDING_GUARDRAILS = {"log_loss": (0.45, 0.44, -0.02, 0.0), "recall": (0.50, 0.51, -0.01, 0.03)}
+
+
+def test_clear_win_is_promoted_even_when_significance_is_required(tmp_path) -> None:
+    case = deltas(roc_auc=(0.80, 0.85, 0.03, 0.07), **HOLDING_GUARDRAILS)
+    for required in (False, True):
+        verdict = decide(case, gate_params(tmp_path, require_significance=required))
+        assert verdict.decision == PROMOTE, verdict.reasons
+        assert "roc_auc improved by 0.0500" in verdict.reasons[0]
+
+
+def test_clear_loss_is_rejected(tmp_path) -> None:
+    verdict = decide(deltas(roc_auc=(0.85, 0.80, -0.07, -0.03), **HOLDING_GUARDRAILS), gate_params(tmp_path))
+    assert verdict.decision == REJECT
+    assert "roc_auc changed by -0.0500" in verdict.reasons[0]
+
+
+def test_no_change_is_rejected(tmp_path) -> None:
+    verdict = decide(deltas(roc_auc=(0.80, 0.80, -0.01, 0.01), **HOLDING_GUARDRAILS), gate_params(tmp_path))
+    assert verdict.decision == REJECT
+
+
+def test_improvement_within_noise_depends_on_require_significance(tmp_path) -> None:
+    case = deltas(roc_auc=(0.800, 0.802, -0.004, 0.008), **HOLDING_GUARDRAILS)
+    strict = decide(case, gate_params(tmp_path, require_significance=True))
+    assert strict.decision == REJECT
+    assert any("within noise" in reason and "[-0.0040, +0.0080]" in reason for reason in strict.reasons)
+    assert decide(case, gate_params(tmp_path, require_significance=False)).decision == PROMOTE
+
+
+def test_improvement_below_the_minimum_is_rejected(tmp_path) -> None:
+    small = deltas(roc_auc=(0.80, 0.805, 0.001, 0.009), **HOLDING_GUARDRAILS)
+    assert decide(small, gate_params(tmp_path, min_improvement=0.01)).decision == REJECT
+    big = deltas(roc_auc=(0.80, 0.82, 0.01, 0.03), **HOLDING_GUARDRAILS)
+    assert decide(big, gate_params(tmp_path, min_improvement=0.01)).decision == PROMOTE
+
+
+@pytest.mark.parametrize("guardrail, champion, challenger, says", [
+    ("log_loss", 0.40, 0.45, "guardrail log_loss regressed by 0.0500 (tolerance 0.02)"),
+    ("recall", 0.50, 0.46, "guardrail recall regressed by 0.0400 (tolerance 0.03)"),
+])
+def test_guardrail_regression_beyond_tolerance_rejects_a_winner(tmp_path, guardrail, champion, challenger,
+                                                                says) -> None:
+    metrics = {**HOLDING_GUARDRAILS, guardrail: (champion, challenger, -0.1, 0.1)}
+    verdict = decide(deltas(roc_auc=(0.80, 0.85, 0.03, 0.07), **metrics), gate_params(tmp_path))
+    assert verdict.decision == REJECT
+    assert says in verdict.reasons
+
+
+def test_guardrail_regression_within_tolerance_is_allowed(tmp_path) -> None:
+    metrics = {"log_loss": (0.40, 0.415, -0.01, 0.04), "recall": (0.50, 0.48, -0.05, 0.01)}
+    verdict = decide(deltas(roc_auc=(0.80, 0.85, 0.03, 0.07), **metrics), gate_params(tmp_path))
+    assert verdict.decision == PROMOTE, verdict.reasons
+
+
+def test_a_metric_to_minimize_improves_when_it_goes_down(tmp_path) -> None:
+    params = gate_params(tmp_path, task="regression", require_significance=True)
+    better = decide(deltas(rmse=(10.0, 9.0, -1.5, -0.5), mae=(8.0, 7.5, -1, 0)), params)
+    assert better.decision == PROMOTE, better.reasons
+    worse = decide(deltas(rmse=(9.0, 10.0, 0.5, 1.5), mae=(7.5, 8.0, 0, 1)), params)
+    assert worse.decision == REJECT
+    mae_regressed = decide(deltas(rmse=(10.0, 9.0, -1.5, -0.5), mae=(7.0, 8.0, 0.5, 1.5)), params)
+    assert mae_regressed.decision == REJECT
+    assert "guardrail mae regressed by 1.0000 (tolerance 0.5)" in mae_regressed.reasons
+
+
+# ---------------------------------------------------------------- paired bootstrap against a slow reference
+
+
+def _binary_outputs(rng: np.random.Generator, y: np.ndarray, noise: float) -> Outputs:
+    score = np.clip(0.5 + 0.3 * (y - 0.5) + rng.normal(0, noise, len(y)), 0.01, 0.99).round(2)  # ties on purpose
+    return Outputs((score >= 0.5).astype(int), np.column_stack([1 - score, score]), (0, 1))
+
+
+REFERENCE_BINARY = {
+    "accuracy": lambda y, o, r: skm.accuracy_score(y[r], o.predictions[r]),
+    "precision": lambda y, o, r: skm.precision_score(y[r], o.predictions[r], zero_division=0),
+    "recall": lambda y, o, r: skm.recall_score(y[r], o.predictions[r], zero_division=0),
+    "f1": lambda y, o, r: skm.f1_score(y[r], o.predictions[r], zero_division=0),
+    "log_loss": lambda y, o, r: skm.log_loss(y[r], o.probabilities[r], labels=[0, 1]),
+    "brier": lambda y, o, r: skm.brier_score_loss(y[r], o.probabilities[r, 1]),
+    "roc_auc": lambda y, o, r: skm.roc_auc_score(y[r], o.probabilities[r, 1]),
+}
+REFERENCE_REGRESSION = {
+    "rmse": lambda y, o, r: np.sqrt(skm.mean_squared_error(y[r], o.predictions[r])),
+    "mae": lambda y, o, r: skm.mean_absolute_error(y[r], o.predictions[r]),
+    "r2": lambda y, o, r: skm.r2_score(y[r], o.predictions[r]),
+}
+
+
+def reference_deltas(y, champion: Outputs, challenger: Outputs, metric, resamples: int, seed: int) -> np.ndarray:
+    """One resample at a time with sklearn, drawing rows exactly as paired_delta_samples documents."""
+    rng = np.random.default_rng(seed)
+    deltas = []
+    with sklearn.config_context(skip_parameter_validation=True):  # same maths, a fraction of the call overhead
+        for start in range(0, resamples, BLOCK):
+            for rows in rng.integers(0, len(y), size=(min(BLOCK, resamples - start), len(y))):
+                deltas.append(metric(y, challenger, rows) - metric(y, champion, rows))
+    return np.array(deltas)
+
+
+RESAMPLES = BLOCK + 20  # a full block and a partial one
+
+
+def test_binary_bootstrap_matches_sklearn_on_the_same_resamples() -> None:
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 300)
+    champion, challenger = _binary_outputs(rng, y, 0.25), _binary_outputs(rng, y, 0.2)
+    fast = paired_delta_samples(y, champion, challenger, "classification", list(REFERENCE_BINARY), RESAMPLES, 11)
+    for name, metric in REFERENCE_BINARY.items():
+        slow = reference_deltas(y, champion, challenger, metric, RESAMPLES, 11)
+        np.testing.assert_allclose(fast[name], slow, rtol=1e-9, atol=1e-12, err_msg=name)
+        assert np.std(slow) > 0, name  # the resamples really differ
+
+
+def test_regression_bootstrap_matches_sklearn_on_the_same_resamples() -> None:
+    rng = np.random.default_rng(8)
+    y = rng.normal(100, 20, 250)
+    champion = Outputs(y + rng.normal(0, 12, len(y)), None, None)
+    challenger = Outputs(y + rng.normal(2, 9, len(y)), None, None)
+    fast = paired_delta_samples(y, champion, challenger, "regression", list(REFERENCE_REGRESSION), RESAMPLES, 3)
+    for name, metric in REFERENCE_REGRESSION.items():
+        slow = reference_deltas(y, champion, challenger, metric, RESAMPLES, 3)
+        np.testing.assert_allclose(fast[name], slow, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_multiclass_bootstrap_matches_sklearn_on_the_same_resamples() -> None:
+    rng = np.random.default_rng(9)
+    classes = ("a", "b", "c")
+    y = rng.choice(classes, 150)
+
+    def model(noise: float) -> Outputs:
+        logits = (y[:, None] == np.array(classes)[None, :]) + rng.normal(0, noise, (len(y), 3))
+        proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        return Outputs(np.array(classes)[proba.argmax(axis=1)], proba, classes)
+
+    champion, challenger = model(0.9), model(0.6)
+    reference = {
+        "accuracy": lambda y, o, r: skm.accuracy_score(y[r], o.predictions[r]),
+        "f1": lambda y, o, r: skm.f1_score(y[r], o.predictions[r], average="macro", zero_division=0),
+        "log_loss": lambda y, o, r: skm.log_loss(y[r], o.probabilities[r], labels=list(classes)),
+    }
+    fast = paired_delta_samples(y, champion, challenger, "classification", list(reference), 40, 5)
+    for name, metric in reference.items():
+        np.testing.assert_allclose(fast[name], reference_deltas(y, champion, challenger, metric, 40, 5),
+                                   rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_identical_models_have_a_zero_delta_on_every_resample() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 200)
+    model = _binary_outputs(rng, y, 0.2)
+    samples = paired_delta_samples(y, model, model, "classification", list(REFERENCE_BINARY), BLOCK, 0)
+    for name, values in samples.items():
+        assert np.all(values == 0), name
+
+
+# ---------------------------------------------------------------- McNemar against scipy
+
+
+@pytest.mark.parametrize("only_champion, only_challenger, both, neither", [
+    (7, 15, 150, 28), (0, 9, 50, 5), (30, 30, 10, 10), (1, 0, 0, 0), (120, 160, 500, 90),
+])
+def test_mcnemar_matches_an_exact_binomial_test(only_champion, only_challenger, both, neither) -> None:
+    y = np.zeros(only_champion + only_challenger + both + neither, dtype=int)
+    champ = np.concatenate([np.zeros(only_champion), np.ones(only_challenger), np.zeros(both), np.ones(neither)])
+    chall = np.concatenate([np.ones(only_champion), np.zeros(only_challenger), np.zeros(both), np.ones(neither)])
+    rng = np.random.default_rng(only_champion + only_challenger)
+    order = rng.permutation(len(y))
+    result = mcnemar(y[order], Outputs(champ[order].astype(int), None, None),
+                     Outputs(chall[order].astype(int), None, None))
+
+    assert result["only_champion_correct"] == only_champion
+    assert result["only_challenger_correct"] == only_challenger
+    discordant = only_champion + only_challenger
+    expected = min(1.0, 2 * stats.binom.cdf(min(only_champion, only_challenger), discordant, 0.5))
+    assert result["p_value"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_mcnemar_without_disagreement_is_not_significant() -> None:
+    y = np.array([0, 1, 1, 0])
+    same = Outputs(np.array([0, 1, 0, 0]), None, None)
+    assert mcnemar(y, same, same)["p_value"] == 1.0
+
+
+# ---------------------------------------------------------------- champion/challenger bookkeeping
+
+
+def test_schema_mismatch_names_what_changed(tmp_path) -> None:
+    params = parse_params(base_params(), tmp_path)
+    features = [{"name": f.name, "type": f.type} for f in params.features]
+    same = {"task": "classification", "target": "churned", "features": features}
+    assert schema_mismatch(same, params) is None
+    dropped = {**same, "features": [*features, {"name": "legacy_score", "type": "float"}]}
+    assert "legacy_score" in schema_mismatch(dropped, params)
+    retyped = {**same, "features": [{**f, "type": "float"} if f["name"] == "tenure_months" else f
+                                    for f in features]}
+    assert "tenure_months" in schema_mismatch(retyped, params)
+    assert "regression" in schema_mismatch({**same, "task": "regression"}, params)
+    assert "'cancelled'" in schema_mismatch({**same, "target": "cancelled"}, params)
+
+
+def test_params_diff_lists_changed_added_and_removed_keys() -> None:
+    old = {"model": {"params": {"max_iter": 200, "learning_rate": 0.1}}, "split": {"seed": 42}}
+    new = {"model": {"params": {"max_iter": 400, "l2_regularization": 1.0}}, "split": {"seed": 42}}
+    assert params_diff(old, new) == [
+        {"key": "model.params.l2_regularization", "champion": None, "challenger": 1.0},
+        {"key": "model.params.learning_rate", "champion": 0.1, "challenger": None},
+        {"key": "model.params.max_iter", "champion": 200, "challenger": 400},
+    ]
+    assert params_diff(old, old) == []
