@@ -1,0 +1,165 @@
+"""Start-up, readiness and shutdown: what is served, when it is ready, and that SIGTERM loses no request."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.bundle import read_metadata, write_metadata
+from ml.data import model_frame
+from ml.errors import ParamsError
+from ml.registry.local import LocalRegistry
+from serving.settings import settings_from
+from tests.serving.conftest import Server
+
+# uvicorn shuts down gracefully on SIGTERM, then re-raises the signal: the exit status says "terminated".
+STOPPED = (0, -signal.SIGTERM)
+
+
+def assert_never_ready(server: Server, *needles: str) -> str:
+    """Failed readiness with a reason naming every needle, predictions refused, alive, one ERROR line."""
+    body = server.wait()
+    assert body["status"] == "failed", body
+    time.sleep(0.3)
+    assert server.get("/health/ready").status_code == 503
+    assert server.get("/health/live").status_code == 200
+    refused = server.post("/predict", {})
+    assert refused.status_code == 503 and refused.headers["X-Model-Version"] == "none"
+    output = server.output()
+    errors = [line for line in output.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1, output
+    assert "Traceback" not in output
+    for needle in needles:
+        assert needle in body["detail"] and needle in errors[0], (body, errors)
+    return body["detail"]
+
+
+def test_a_tampered_model_never_becomes_ready(trained, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(trained.model_dir, model)
+    with open(model / "model.joblib", "ab") as artifact:
+        artifact.write(b"\0")
+    server = trained.serve(MODEL_DIR=str(model), PREDICTION_LOG_DIR="off")
+    try:
+        assert_never_ready(server, "sha256", "refusing to load")
+    finally:
+        assert server.stop() in STOPPED
+
+
+def test_invalid_settings_and_missing_models_are_one_line_each(trained, edited_workspace, tmp_path):
+    root = edited_workspace(lambda raw: raw["serving"].update(unseen_categories="maybe"))
+    bad_setting = Server(root, PARAMS=str(root / "params.yaml"), MODEL_DIR=str(root / "model"))
+    no_model = trained.serve(MODEL_DIR=str(tmp_path / "nothing-here"))
+    no_champion = trained.serve(MODEL_DIR="", MODEL_CACHE_DIR=str(tmp_path / "cache"))
+    try:
+        assert_never_ready(bad_setting, "serving.unseen_categories", "accept or reject")
+        assert_never_ready(no_model, "nothing-here", "not a model directory")
+        assert_never_ready(no_champion, "no champion")
+    finally:
+        for server in (bad_setting, no_model, no_champion):
+            server.stop()
+
+
+def test_sigterm_finishes_the_request_in_flight_and_flushes_the_log(trained, tmp_path):
+    log_dir = tmp_path / "predictions"
+    server = trained.serve(PREDICTION_LOG_DIR=str(log_dir)).ready()
+    record = trained.metadata["golden"][3]["features"]
+    body = json.dumps(record).encode()
+    head = (f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(head + body[:20])
+        time.sleep(0.5)  # the server has read the headers: the request is in flight
+        server.terminate()
+        time.sleep(0.5)
+        assert server.process.poll() is None, "the server quit with a request in flight"
+        connection.sendall(body[20:])
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+    status, _, payload = response.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 200"), response
+    assert json.loads(payload)["prediction"] == trained.metadata["golden"][3]["prediction"]
+    assert server.process.wait(timeout=30) in STOPPED
+    assert "prediction log flushed: 1 records written" in server.output()
+    lines = [json.loads(line) for path in log_dir.glob("*.jsonl") for line in path.read_text().splitlines()]
+    assert [entry["features"] for entry in lines] == [record]
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=2)
+    server.stop()
+
+
+def test_without_model_dir_the_registry_champion_or_a_chosen_version_is_served(trained, tmp_path):
+    workspace = tmp_path / "ws"
+    shutil.copytree(trained.root, workspace, ignore=shutil.ignore_patterns("logs", "server-*.log"))
+    registry = LocalRegistry(workspace / "registry")  # params.yaml: registry.path = registry
+    registry.publish(trained.model_dir)
+    second = tmp_path / "v2"
+    shutil.copytree(trained.model_dir, second)
+    write_metadata(second, {**read_metadata(second), "version": 2})
+    registry.publish(second)
+    cache = tmp_path / "cache"
+    common = {"PARAMS": str(workspace / "params.yaml"), "MODEL_CACHE_DIR": str(cache), "PREDICTION_LOG_DIR": "off"}
+    champion = Server(workspace, **common)
+    pinned = Server(workspace, **common, MODEL_VERSION="v1")
+    try:
+        champion.ready()
+        pinned.ready()
+        assert champion.get("/version").json()["model_version"] == "v2"
+        assert pinned.get("/version").json()["model_version"] == "v1"
+        answer = champion.post("/predict", trained.metadata["golden"][0]["features"])
+        assert answer.headers["X-Model-Version"] == "v2" and answer.json()["model_version"] == "v2"
+        assert len(list(cache.iterdir())) == 2  # each server fetched its own private copy
+    finally:
+        champion.stop()
+        pinned.stop()
+    assert list(cache.iterdir()) == []  # and removed it on shutdown
+
+
+def test_an_unpromoted_regression_model(trained_regression):
+    server = trained_regression.serve(PREDICTION_LOG_DIR="off").ready()
+    try:
+        label = "dev-" + trained_regression.metadata["artifact_sha256"][:8]
+        records = trained_regression.holdout_records(30)
+        expected = trained_regression.pipeline.predict(
+            model_frame(pd.DataFrame.from_records(records), trained_regression.params))
+        single = server.post("/predict", records[0])
+        assert single.status_code == 200, single.text
+        assert single.headers["X-Model-Version"] == label
+        assert set(single.json()) == {"prediction", "model_version"}
+        assert abs(single.json()["prediction"] - expected[0]) <= 1e-9
+        batch = server.post("/predict/batch", {"instances": records}).json()
+        assert "probabilities" not in batch
+        np.testing.assert_allclose(batch["predictions"], expected, rtol=0, atol=1e-9)
+        assert "monthly_charges" in server.post("/predict", {**records[0], "monthly_charges": 50.0}).text
+    finally:
+        server.stop()
+
+
+def test_settings_come_from_params_and_the_environment(trained):
+    params = trained.params
+    defaults = settings_from(params, {})
+    assert defaults.max_batch == 50 and defaults.unseen_categories == "accept"
+    assert defaults.prediction_log_dir == params.path("logs/predictions")
+    overridden = settings_from(params, {"MAX_BATCH": "7", "UNSEEN_CATEGORIES": "reject", "MODEL_VERSION": "v3",
+                                        "PREDICTION_LOG_DIR": "off", "MODEL_DIR": "some/model"})
+    assert (overridden.max_batch, overridden.unseen_categories, overridden.model_version) == (7, "reject", 3)
+    assert overridden.prediction_log_dir is None
+    assert overridden.model_dir == params.path("some/model")
+    for environ, needle in [({"MAX_BATCH": "0"}, "MAX_BATCH must be an integer >= 1"),
+                            ({"MAX_BATCH": "many"}, "MAX_BATCH"),
+                            ({"MODEL_VERSION": "latest"}, "MODEL_VERSION"),
+                            ({"UNSEEN_CATEGORIES": "ignore"}, "UNSEEN_CATEGORIES must be accept or reject"),
+                            ({"MODEL_THREADS": "-2"}, "MODEL_THREADS")]:
+        with pytest.raises(ParamsError, match=needle):
+            settings_from(params, environ)
+    bad = params.serving | {"prediction_log_max_bytes": "big"}
+    with pytest.raises(ParamsError, match="serving.prediction_log_max_bytes"):
+        settings_from(type(params)(**{**vars(params), "serving": bad}), {})
