@@ -31,7 +31,6 @@ class KubernetesSettings:
     name: str = "model"                 # Deployments <name>-blue/-green, Services <name> and <name>-preview
     container: str = "model"
     replicas: int = 1
-    rollout_timeout: int = 180
     scale_down_delay: float = 30.0      # after a switch, before the old slot is scaled to zero
     service_port: int = 80
     live_url: str | None = None         # e.g. an ingress; default: kubectl port-forward to the Service
@@ -98,7 +97,7 @@ class KubernetesBackend(Backend):
         return {"image": image, "replicas": self.settings.replicas, "deployment": deployment}
 
     def wait_ready(self, colour: str, timeout: float) -> None:
-        seconds = int(max(timeout, self.settings.rollout_timeout))
+        seconds = max(1, int(timeout))
         self.kubectl("rollout", "status", f"deployment/{self.deployment(colour)}", f"--timeout={seconds}s",
                      timeout=seconds + 30)
 

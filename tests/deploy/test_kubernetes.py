@@ -85,7 +85,7 @@ def test_deploy_sets_image_on_idle_slot_smokes_via_preview_then_switches(cluster
     assert cluster.mutations() == [
         "set image deployment/model-green model=model-server:v7",
         "scale deployment/model-green --replicas=1",
-        "rollout status deployment/model-green --timeout=180s",
+        "rollout status deployment/model-green --timeout=60s",
         # preview already selects green: smoke-tested through it without a patch
         f"patch service model {patch % 'green'}",
         "scale deployment/model-blue --replicas=0",
