@@ -1,0 +1,206 @@
+"""Promotion: the first model, a champion that cannot be compared, --force, atomic publishing, rollback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ml.bundle import ARTIFACT, read_metadata, verify_artifact
+from ml.errors import IntegrityError, RegistryError
+from ml.promote import promote
+from ml.registry.local import LocalRegistry
+from ml.steps import evaluate_step, render_step, validate_step
+from tests.conftest import Workspace, assert_ok, assert_one_line_error, run_scripts
+from tests.core.conftest import params_of, train_in_process
+
+
+def registry_state(ws: Workspace) -> tuple[list[int], int | None, list[str]]:
+    """(versions, champion version, stray entries such as staging directories) of the workspace registry."""
+    registry = LocalRegistry(ws.registry)
+    champion = registry.champion()
+    stray = [p.name for p in ws.registry.iterdir() if p.name != "champion.json" and not p.name[1:].isdigit()] \
+        if ws.registry.exists() else []
+    return [v.version for v in registry.versions()], champion.version if champion else None, stray
+
+
+def test_first_model_is_promoted_and_the_report_says_there_was_no_champion(with_model: Workspace) -> None:
+    ws = with_model
+    compare = assert_ok(ws.run("compare.py"))
+    assert "no champion yet" in compare.stdout
+    comparison = json.loads((ws.reports / "comparison.json").read_text())
+    assert comparison["decision"] == "promote" and comparison["champion"] is None
+    assert all(m["champion"] is None and m["delta"] is None for m in comparison["metrics"].values())
+
+    promote_run = assert_ok(ws.run("promote.py", "--pr", "17"))
+
+    assert "v1" in promote_run.stdout
+    assert registry_state(ws) == ([1], 1, [])
+    metadata = verify_artifact(ws.registry / "v1")
+    challenger = read_metadata(ws.model)
+    assert metadata["artifact_sha256"] == challenger["artifact_sha256"]
+    assert metadata["version"] == 1 and metadata["gate_decision"] == "promote" and metadata["forced"] is False
+    assert metadata["pull_request"] == 17
+    assert metadata["metrics"] == {name: m["challenger"] for name, m in comparison["metrics"].items()}
+    assert challenger.get("version") is None, "promotion must not rewrite the challenger's own metadata"
+    card = (ws.registry / "v1" / "model_card.md").read_text()
+    assert "v1" in card and "from PR #17" in card and "forced" not in card
+    assert f"{metadata['metrics']['roc_auc']:.4f}" in card
+
+
+def _drop_feature(ws: Workspace, name: str) -> None:
+    ws.edit_params(lambda raw: raw["features"].pop(name))
+    pd.read_csv(ws.data).drop(columns=name).to_csv(ws.data, index=False)
+
+
+def test_champion_that_cannot_score_the_new_schema_is_left_to_a_human(with_champion: Workspace) -> None:
+    ws = with_champion
+    _drop_feature(ws, "avg_daily_usage_gb")
+    train_in_process(ws)
+    params = params_of(ws)
+    validate_step(params, ws.reports)
+    evaluate_step(params, ws.model, ws.reports / "metrics.json")
+
+    compare = assert_ok(ws.run("compare.py"))
+
+    comparison = json.loads((ws.reports / "comparison.json").read_text())
+    assert comparison["decision"] == "reject" and comparison["needs_human_review"] is True
+    assert "avg_daily_usage_gb" in comparison["reasons"][0] and "--force" in comparison["reasons"][0]
+    assert "cannot compare" in compare.stdout
+    comment, _ = render_step(ws.reports)
+    assert "Needs a human" in comment.read_text()
+    assert "feature set changed" in comment.read_text()
+
+    gate, refused = run_scripts([("check_gate.py", [], ws.root), ("promote.py", [], ws.root)])
+    assert_one_line_error(gate, "reject")
+    assert_one_line_error(refused, "refusing to promote", "--force")
+    assert registry_state(ws) == ([1], 1, [])
+
+    forced = assert_ok(ws.run("promote.py", "--force"))
+    assert "v2" in forced.stdout
+    assert registry_state(ws) == ([1, 2], 2, [])
+    metadata = read_metadata(ws.registry / "v2")
+    assert metadata["forced"] is True and metadata["gate_decision"] == "reject"
+    assert "forced past the gate" in (ws.registry / "v2" / "model_card.md").read_text()
+
+
+def test_promote_refuses_a_comparison_of_another_model(with_champion: Workspace, tmp_path: Path) -> None:
+    ws = with_champion
+    comparison = json.loads((ws.reports / "comparison.json").read_text())
+    comparison["challenger"]["artifact_sha256"] = "f" * 64
+    comparison["decision"] = "promote"
+    (ws.reports / "comparison.json").write_text(json.dumps(comparison))
+
+    assert_one_line_error(ws.run("promote.py", "--force"), "different model")
+    assert registry_state(ws) == ([1], 1, [])
+
+
+def test_promote_without_a_comparison_is_one_error(with_model: Workspace) -> None:
+    assert_one_line_error(with_model.run("promote.py"), "comparison.json", "not found")
+    assert not with_model.registry.exists()
+
+
+def _same_model_again(ws: Workspace) -> dict:
+    """A comparison of the workspace model with the registry champion (the same model: the gate rejects it)."""
+    from ml.steps import compare_step
+
+    return compare_step(params_of(ws), ws.model, ws.reports / "comparison.json")
+
+
+def test_a_crash_while_publishing_leaves_no_half_registered_version(with_champion: Workspace, monkeypatch) -> None:
+    ws = with_champion
+    comparison = _same_model_again(ws)
+    real_copy = shutil.copy2
+    copied: list[str] = []
+
+    def copy_then_crash(src, dst, *args, **kwargs):
+        if ws.registry in Path(dst).parents:  # a copy into the registry's staging area
+            if copied:
+                raise OSError(28, "No space left on device")
+            copied.append(str(dst))
+        return real_copy(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "copy2", copy_then_crash)
+    with pytest.raises(OSError, match="No space left"):
+        promote(ws.model, comparison, LocalRegistry(ws.registry), force=True)
+    monkeypatch.undo()
+
+    assert copied, "the crash was not inside publish()"
+    assert registry_state(ws) == ([1], 1, [])
+    # The registry is still usable: the retry gets the number the crashed attempt would have had.
+    assert promote(ws.model, comparison, LocalRegistry(ws.registry), force=True).version == 2
+    assert registry_state(ws) == ([1, 2], 2, [])
+
+
+def test_a_crash_while_writing_the_card_registers_nothing(with_champion: Workspace, monkeypatch) -> None:
+    ws = with_champion
+    comparison = _same_model_again(ws)
+
+    def broken_card(*args, **kwargs):
+        raise RuntimeError("template error")
+
+    monkeypatch.setattr("ml.promote.render_model_card", broken_card)
+    with pytest.raises(RuntimeError):
+        promote(ws.model, comparison, LocalRegistry(ws.registry), force=True)
+    assert registry_state(ws) == ([1], 1, [])
+
+
+def test_rollback_restores_the_previous_champion(with_champion: Workspace) -> None:
+    ws = with_champion
+    registry = LocalRegistry(ws.registry)
+    promote(ws.model, _same_model_again(ws), registry, force=True)
+    assert registry_state(ws) == ([1, 2], 2, [])
+
+    assert registry.rollback().version == 1
+    assert registry_state(ws) == ([1, 2], 1, [])
+    assert registry.next_version() == 3  # v2 stays on record; a new promotion does not reuse its number
+    with pytest.raises(RegistryError, match="oldest"):
+        registry.rollback()
+    assert registry.champion().version == 1
+
+
+def test_rollback_refuses_a_tampered_previous_version(with_champion: Workspace) -> None:
+    ws = with_champion
+    registry = LocalRegistry(ws.registry)
+    promote(ws.model, _same_model_again(ws), registry, force=True)
+    artifact = ws.registry / "v1" / ARTIFACT
+    artifact.write_bytes(artifact.read_bytes() + b"\0")
+
+    with pytest.raises(IntegrityError, match="sha256"):
+        registry.rollback()
+    assert registry.champion().version == 2
+
+
+def test_registry_refuses_out_of_order_versions_and_unknown_fetches(with_champion: Workspace, tmp_path) -> None:
+    ws = with_champion
+    registry = LocalRegistry(ws.registry)
+    bundle = shutil.copytree(ws.registry / "v1", tmp_path / "again")  # claims to be v1, but v2 is next
+    with pytest.raises(RegistryError, match="next version"):
+        registry.publish(bundle)
+    with pytest.raises(RegistryError, match="v7"):
+        registry.fetch(7, tmp_path / "v7")
+    assert registry_state(ws) == ([1], 1, [])
+    fetched = registry.fetch(1, tmp_path / "fetched")
+    assert verify_artifact(fetched)["version"] == 1
+
+
+def test_no_champion_and_empty_registry_rollback(tmp_path) -> None:
+    registry = LocalRegistry(tmp_path / "empty")
+    assert registry.versions() == [] and registry.champion() is None and registry.next_version() == 1
+    with pytest.raises(RegistryError, match="no champion"):
+        registry.rollback()
+
+
+def test_check_gate_follows_the_decision(with_model: Workspace) -> None:
+    ws = with_model
+    ws.reports.mkdir()
+    (ws.reports / "promote.json").write_text(json.dumps({"decision": "promote", "reasons": ["better"]}))
+    (ws.reports / "reject.json").write_text(json.dumps({"decision": "reject", "reasons": ["worse"]}))
+    passed, failed, missing = run_scripts([("check_gate.py", ["--comparison", f"reports/{name}.json"], ws.root)
+                                           for name in ("promote", "reject", "missing")])
+    assert_ok(passed)
+    assert_one_line_error(failed, "reject", "worse")
+    assert_one_line_error(missing, "missing.json")
