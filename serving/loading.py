@@ -1,8 +1,9 @@
 """Find the model to serve, verify it, load it and prove it answers as it did at training time.
 
-MODEL_DIR names a bundle directory; without it the registry's champion (or MODEL_VERSION) is fetched into a
-private cache directory. Nothing is served unless the sha256 matches, the golden records come back with the
-recorded outputs and the warm-up calls succeeded.
+MODEL_DIR names a bundle directory (when MODEL_VERSION is set too, as in the Docker image, the bundle must be
+that version); without it the registry's champion (or MODEL_VERSION) is fetched into a private cache
+directory. Nothing is served unless the sha256 matches, the golden records come back with the recorded outputs
+and the warm-up calls succeeded.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ def load_model(settings: Settings) -> LoadedModel:
             raise MLOpsError(f"MODEL_DIR {model_dir}: not a model directory (no {METADATA})")
     try:
         pipeline, metadata = load_bundle(model_dir)
+        if not fetched and settings.model_version is not None and metadata.get("version") != settings.model_version:
+            raise IntegrityError(f"MODEL_VERSION is v{settings.model_version} but {model_dir} holds "
+                                 f"{version_label(metadata)}")
         params = model_params(metadata, settings.params)
         predictor = Predictor(pipeline, params)
         samples = sample_records(params.features, SELF_CHECK_ROWS)

@@ -58,12 +58,14 @@ def test_invalid_settings_and_missing_models_are_one_line_each(trained, edited_w
     bad_setting = Server(root, PARAMS=str(root / "params.yaml"), MODEL_DIR=str(root / "model"))
     no_model = trained.serve(MODEL_DIR=str(tmp_path / "nothing-here"))
     no_champion = trained.serve(MODEL_DIR="", MODEL_CACHE_DIR=str(tmp_path / "cache"))
+    wrong_version = trained.serve(MODEL_VERSION="v2")  # an image built for v2 that holds v1
     try:
         assert_never_ready(bad_setting, "serving.unseen_categories", "accept or reject")
         assert_never_ready(no_model, "nothing-here", "not a model directory")
         assert_never_ready(no_champion, "no champion")
+        assert_never_ready(wrong_version, "MODEL_VERSION is v2", "holds v1")
     finally:
-        for server in (bad_setting, no_model, no_champion):
+        for server in (bad_setting, no_model, no_champion, wrong_version):
             server.stop()
 
 
