@@ -5,7 +5,6 @@ import click
 from ml.actions import write_outputs
 from ml.cli import one_line_errors
 from ml.errors import MLOpsError
-from ml.gate import PROMOTE
 from ml.json_report import load_json_report
 
 
@@ -19,6 +18,7 @@ def main() -> None:
 @one_line_errors
 def gate(comparison: str) -> None:
     """decision and promote=true|false from comparison.json (never fails on a rejection)."""
+    from ml.gate import PROMOTE  # here, not at the top: it pulls in numpy, which the other commands do not need
     decision = load_json_report(comparison, "compare.py").get("decision")
     if not decision:
         raise MLOpsError(f"{comparison}: has no decision")
