@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ml.drift.readers import iter_batches
+from ml.drift.readers import bool_label, iter_batches
 from ml.drift.reference import load_reference
 from ml.drift.summary import NumericSummary
 from ml.errors import DataError
@@ -132,7 +132,8 @@ def _json_value(value: Any, feature: Feature) -> Any:
     if feature.type == "float":
         return float(value)
     if feature.type == "bool":
-        return value == "true" if value in ("true", "false") else value
+        label = bool_label(str(value))
+        return label == "true" if label in ("true", "false") else value
     return str(value)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import importlib.util
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,13 +43,13 @@ RAW_PARAMS = {
 
 
 def make_params(root: Path, **drift: object) -> Params:
-    raw = yaml.safe_load(yaml.safe_dump(RAW_PARAMS))
+    raw = copy.deepcopy(RAW_PARAMS)
     raw["drift"].update(drift)
     return parse_params(raw, root)
 
 
 def write_params(directory: Path, **drift: object) -> Path:
-    raw = yaml.safe_load(yaml.safe_dump(RAW_PARAMS))
+    raw = copy.deepcopy(RAW_PARAMS)
     raw["drift"].update(drift)
     path = directory / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -94,6 +97,15 @@ def as_batch(columns: dict[str, np.ndarray]) -> Batch:
         else:
             normalised[name] = pa.array(values, type=pa.string())
     return Batch(rows=len(next(iter(columns.values()))), columns=normalised)
+
+
+def load_script(name: str) -> Any:
+    """A scripts/ CLI as a module, so its click command can run in-process (CliRunner) where speed matters."""
+    path = Path(__file__).resolve().parents[2] / "scripts" / name
+    spec = importlib.util.spec_from_file_location(f"drift_test_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

@@ -1,0 +1,173 @@
+"""scripts/detect_drift.py and scripts/simulate_production.py, run as the workflows run them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import assert_ok, assert_one_line_error, run_script, run_scripts
+from tests.drift.conftest import load_script, make_frame, write_params
+
+COLUMN_KEYS = {"column", "type", "test", "statistic", "p_value", "p_adjusted", "effect_size", "drifted"}
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    write_params(tmp_path)
+    make_frame(np.random.default_rng(21), 6000).to_csv(tmp_path / "training.csv", index=False)
+    return tmp_path
+
+
+def outputs(directory: Path) -> list[Path]:
+    return [directory / name for name in ("drift.json", "drift.md", "drift.html")]
+
+
+def test_simulated_batches_with_and_without_drift(workdir: Path) -> None:
+    calm, drifted = run_scripts([
+        ("simulate_production.py", ["--reference", "training.csv", "--out", "calm", "--rows", "3000",
+                                    "--seed", "1"], workdir),
+        ("simulate_production.py", ["--reference", "training.csv", "--out", "drifted/batch.jsonl", "--rows", "3000",
+                                    "--shift-mean", "monthly_charges=0.5", "--new-category", "contract=0.05",
+                                    "--null-spike", "region=0.2"], workdir),
+    ])
+    assert "3000 rows (no drift)" in assert_ok(calm).stdout
+    assert_ok(drifted)
+    record = json.loads((workdir / "drifted" / "batch.jsonl").read_text().splitlines()[0])
+    assert set(record) == {"ts", "model_version", "features", "prediction", "probability"}
+    assert record["ts"].endswith("Z") and isinstance(record["features"]["senior_citizen"], bool)
+
+    quiet, loud, failing = run_scripts([
+        ("detect_drift.py", ["--reference", "training.csv", "--current", "calm", "--out", "quiet",
+                             "--fail-on-drift"], workdir),
+        ("detect_drift.py", ["--reference", "training.csv", "--current", "drifted", "--out", "loud"], workdir),
+        ("detect_drift.py", ["--reference", "training.csv", "--current", "drifted", "--out", "failing",
+                             "--fail-on-drift"], workdir),
+    ])
+    assert "No data drift" in assert_ok(quiet).stdout
+    assert_ok(loud)
+    assert failing.returncode == 3 and "Traceback" not in failing.stderr
+
+    calm_result = json.loads((workdir / "quiet" / "drift.json").read_text())
+    assert calm_result["dataset_drift"] is False and not calm_result["verdict"]["drifted_columns"]
+    result = json.loads((workdir / "loud" / "drift.json").read_text())
+    assert result["dataset_drift"] is True
+    assert all(set(column) >= COLUMN_KEYS for column in result["columns"])
+    by_name = {column["column"]: column for column in result["columns"]}
+    assert {name for name, column in by_name.items() if column["drifted"]} == {"monthly_charges", "contract",
+                                                                               "region"}
+    assert by_name["region"]["test"] == "null_rate" and by_name["contract"]["test"] == "unseen_values"
+    assert "critical column drifted: contract" in result["verdict"]["reasons"]
+
+    markdown = (workdir / "loud" / "drift.md").read_text()
+    assert markdown.startswith("## 🔴 Data drift: monthly_charges, contract, region")
+    for needle in ("| monthly_charges |", "| contract |", "| region |", "'new-value'", "What to do next",
+                   "Null spike in region"):
+        assert needle in markdown
+    assert re.search(r"null rate [0-4]\.\d% → 2\d\.\d%", markdown)
+    html = (workdir / "loud" / "drift.html").read_text()
+    assert html.count("<svg") >= 4 and "<script" not in html
+
+
+def test_model_outputs_and_prediction_drift(workdir: Path, model_bundle: Path) -> None:
+    runs = run_scripts([
+        ("simulate_production.py", ["--reference", "training.csv", "--out", "scored.parquet", "--rows", "2000",
+                                    "--model-dir", str(model_bundle), "--new-category", "contract=0.6"], workdir),
+        ("simulate_production.py", ["--reference", "training.csv", "--out", "unscored.csv", "--rows", "2000",
+                                    "--seed", "4"], workdir),
+    ])
+    for run in runs:
+        assert_ok(run)
+    scored = pd.read_parquet(workdir / "scored.parquet")
+    assert scored["model_version"].eq("v3").all() and scored["probability"].between(0, 1).all()
+    assert set(scored["prediction"].unique()) <= {0, 1}
+
+    logged, rescored = run_scripts([
+        ("detect_drift.py", ["--reference", "training.csv", "--current", "scored.parquet", "--out", "logged",
+                             "--model-dir", str(model_bundle)], workdir),
+        ("detect_drift.py", ["--reference", "training.csv", "--current", "unscored.csv", "--out", "rescored",
+                             "--model-dir", str(model_bundle)], workdir),
+    ])
+    assert_ok(logged)
+    assert_ok(rescored)
+    shifted = json.loads((workdir / "logged" / "drift.json").read_text())
+    prediction = next(c for c in shifted["columns"] if c["column"] == "prediction")
+    assert prediction["drifted"] and shifted["verdict"]["prediction_drifted"]
+    calm = json.loads((workdir / "rescored" / "drift.json").read_text())
+    assert next(c for c in calm["columns"] if c["column"] == "prediction")["drifted"] is False
+    assert calm["dataset_drift"] is False
+
+
+def test_bad_current_data_is_one_line_and_leaves_no_report(workdir: Path) -> None:
+    """The CLI end to end once as a subprocess, then the whole bad-input matrix in-process (same command)."""
+    frame = pd.read_csv(workdir / "training.csv")
+    frame.drop(columns=["region", "contract"]).to_csv(workdir / "missing.csv", index=False)
+    frame.iloc[:0].to_csv(workdir / "header_only.csv", index=False)
+    (workdir / "zero_bytes.csv").write_text("")
+    wrong = frame.astype({"tenure_months": str})
+    wrong.loc[5, "tenure_months"] = "ten"
+    wrong.to_csv(workdir / "wrong_type.csv", index=False)
+    frame.astype({"monthly_charges": str}).assign(monthly_charges="cheap").to_parquet(workdir / "wrong.parquet")
+    (workdir / "nothing").mkdir()
+    cases = {"missing.csv": ("missing feature columns contract, region",),
+             "header_only.csv": ("no rows",), "zero_bytes.csv": ("empty file",),
+             "wrong_type.csv": ("tenure_months", "'ten'"), "wrong.parquet": ("monthly_charges", "'cheap'"),
+             "nothing": ("no prediction logs",), "absent.parquet": ("not found",)}
+    for name in cases:
+        out = workdir / f"out-{name}"
+        out.mkdir()
+        for stale in outputs(out):
+            stale.write_text("stale")
+
+    assert_one_line_error(run_script("detect_drift.py", "--reference", "training.csv", "--current", "missing.csv",
+                                     "--out", "out-missing.csv", cwd=workdir), *cases["missing.csv"])
+    command = load_script("detect_drift.py").main
+    for name, needles in cases.items():
+        result = CliRunner().invoke(command, ["--params", str(workdir / "params.yaml"), "--reference",
+                                              str(workdir / "training.csv"), "--current", str(workdir / name),
+                                              "--out", str(workdir / f"out-{name}")])
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), result.output
+        assert all(needle in lines[0] for needle in (name, *needles)), lines[0]
+        assert not any(path.exists() for path in outputs(workdir / f"out-{name}")), name
+
+
+def test_bad_params_and_options_are_one_line(workdir: Path) -> None:
+    (workdir / "bad").mkdir()
+    write_params(workdir / "bad", fdr=2)  # a separate params file with an out-of-range value
+    detect, simulate = load_script("detect_drift.py").main, load_script("simulate_production.py").main
+    common = ["--params", str(workdir / "params.yaml"), "--reference", str(workdir / "training.csv"),
+              "--out", str(workdir / "sim")]
+    runs = [
+        CliRunner().invoke(detect, ["--params", str(workdir / "bad" / "params.yaml"), "--reference",
+                                    str(workdir / "training.csv"), "--current", str(workdir / "training.csv")]),
+        CliRunner().invoke(simulate, [*common, "--shift-mean", "contract=1"]),
+        CliRunner().invoke(simulate, [*common, "--null-spike", "nope=0.1"]),
+        CliRunner().invoke(simulate, [*common, "--null-spike", "region=1.5"]),
+        CliRunner().invoke(simulate, [*common, "--new-category", "contract"]),
+    ]
+    expected = [("drift.fdr",), ("--shift-mean", "contract"), ("--null-spike", "'nope' is not a feature"),
+                ("region=1.5", "between 0 and 1"), ("COLUMN=NUMBER",)]
+    for run, needles in zip(runs, expected, strict=True):
+        assert run.exit_code in (1, 2), run.output  # 2: click's own usage error for a malformed option
+        assert "Traceback" not in run.output and all(needle in run.output for needle in needles), run.output
+    assert not (workdir / "sim").exists()
+
+
+def test_simulating_from_a_reference_json(workdir: Path) -> None:
+    from ml.drift import build_reference
+    from tests.drift.conftest import make_params
+
+    reference = build_reference(pd.read_csv(workdir / "training.csv"), None, make_params(workdir))
+    (workdir / "reference.json").write_text(json.dumps(reference))
+    assert_ok(run_script("simulate_production.py", "--reference", "reference.json", "--out", "sim.jsonl",
+                         "--rows", "3000", cwd=workdir))
+    assert_ok(run_script("detect_drift.py", "--reference", "reference.json", "--current", "sim.jsonl",
+                         "--out", "report", cwd=workdir))
+    result = json.loads((workdir / "report" / "drift.json").read_text())
+    assert result["dataset_drift"] is False and not result["verdict"]["drifted_columns"]

@@ -1,0 +1,84 @@
+"""reference.json: fitted at training time, enough for every drift test, checked against params on load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ml.bundle import load_bundle
+from ml.drift import build_reference, detect_drift, model_scores
+from ml.drift.reference import load_reference
+from ml.errors import DataError
+from ml.params import Params
+from tests.drift.conftest import make_frame, make_params
+
+
+def drifted_frame(rows: int, seed: int):
+    frame = make_frame(np.random.default_rng(seed), rows)
+    frame["monthly_charges"] += 10  # 0.5 σ
+    frame.loc[frame.index[: rows // 5], "region"] = None
+    return frame
+
+
+def test_a_stored_reference_reaches_the_same_verdicts_as_the_data(tmp_path: Path) -> None:
+    params = make_params(tmp_path, reference_sample=2000)
+    training = make_frame(np.random.default_rng(1), 8000)
+    training.to_csv(tmp_path / "training.csv", index=False)
+    reference = build_reference(training, None, params)
+    (tmp_path / "reference.json").write_text(json.dumps(reference))  # plain JSON: no default= needed
+    assert len(reference["columns"]["monthly_charges"]["sample"]) == 2000
+    assert reference["columns"]["contract"]["counts"].keys() == {"month-to-month", "one-year", "two-year"}
+    drifted_frame(5000, 2).to_csv(tmp_path / "current.csv", index=False)
+
+    from_data = detect_drift(tmp_path / "training.csv", tmp_path / "current.csv", params)
+    from_json = detect_drift(tmp_path / "reference.json", tmp_path / "current.csv", params)
+    flags = [{c["column"]: c["drifted"] for c in result["columns"]} for result in (from_data, from_json)]
+    assert flags[0] == flags[1]
+    assert flags[0]["monthly_charges"] and flags[0]["region"] and sum(flags[0].values()) == 2
+    assert from_json["reference"]["rows"] == 8000
+
+
+def test_training_scores_give_prediction_drift_against_logged_scores(tmp_path: Path, model_bundle: Path) -> None:
+    params = make_params(tmp_path)
+    model, _ = load_bundle(model_bundle)
+    training = make_frame(np.random.default_rng(3), 4000)
+    reference = build_reference(training, model_scores(model, training, params.task), params)
+    assert reference["prediction"]["kind"] == "numeric" and reference["prediction_origin"] == "training"
+    (tmp_path / "reference.json").write_text(json.dumps(reference))
+
+    current = make_frame(np.random.default_rng(4), 3000)
+    current["contract"] = "month-to-month"  # the strongest churn driver: the scores must move
+    current.to_csv(tmp_path / "current.csv", index=False)
+    result = detect_drift(tmp_path / "reference.json", tmp_path / "current.csv", params, model_dir=model_bundle)
+    prediction = next(c for c in result["columns"] if c["role"] == "prediction")
+    assert prediction["type"] == "score" and prediction["drifted"]
+    assert result["verdict"]["prediction_drifted"] and result["dataset_drift"]
+
+
+def test_loading_checks_the_reference_against_params(tmp_path: Path, params: Params) -> None:
+    reference = build_reference(make_frame(np.random.default_rng(5), 500), None, params)
+    path = tmp_path / "reference.json"
+
+    def load_with(change) -> str:
+        raw = json.loads(json.dumps(reference))
+        change(raw)
+        path.write_text(json.dumps(raw))
+        with pytest.raises(DataError) as error:
+            load_reference(path, params.features)
+        return str(error.value)
+
+    assert "no statistics for feature 'region'" in load_with(lambda raw: raw["features"].pop("region"))
+    assert "was category at training time" in load_with(lambda raw: raw["features"].update(tenure_months="category"))
+    assert "not a drift reference" in load_with(lambda raw: raw.update(format="something-else"))
+    assert "malformed" in load_with(lambda raw: raw["columns"]["tenure_months"].pop("sample"))
+    path.write_text("{not json")
+    with pytest.raises(DataError, match="not a readable reference.json"):
+        load_reference(path, params.features)
+
+
+def test_scores_must_match_the_rows(params: Params) -> None:
+    with pytest.raises(DataError, match="3 scores for 10 rows"):
+        build_reference(make_frame(np.random.default_rng(6), 10), np.zeros(3), params)
