@@ -8,6 +8,7 @@ on data that differs from what the commit says.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from ml.errors import DataError
@@ -20,11 +21,17 @@ DVC_FILE = "data.dvc"
 def _repo(root: Path):
     from dvc.repo import Repo  # imported lazily: DVC is slow to import and only this module needs it
 
-    logging.getLogger("dvc").setLevel(logging.ERROR)
+    for name in ("dvc", "dvc_data", "dvc_objects"):  # their warnings would add lines to our one-line errors
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         return Repo(str(root))
     except Exception as exc:  # dvc raises its own NotDvcRepoError and friends
-        raise DataError(f"{root}: not a DVC repository ({exc})") from None
+        raise DataError(f"{root}: not a DVC repository ({_one_line(exc)})") from None
+
+
+def _one_line(exc: Exception) -> str:
+    """DVC messages span lines and carry terminal colours."""
+    return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())
 
 
 def default_remote(root: Path) -> str | None:
@@ -49,7 +56,7 @@ def pull(root: Path, remote: str) -> None:
         try:
             repo.pull(targets=[DVC_FILE], remote=remote)
         except Exception as exc:
-            raise DataError(f"dvc pull from remote '{remote}' failed: {str(exc).splitlines()[0]}") from None
+            raise DataError(f"dvc pull from remote '{remote}' failed: {_one_line(exc)}") from None
 
 
 def ensure_data(params: Params) -> str:
@@ -63,13 +70,16 @@ def ensure_data(params: Params) -> str:
     if remote:
         pull(root, remote)
         how = "pulled"
+    elif params.data_path.exists():  # edited by hand: never overwrite someone's data with the sample
+        raise DataError(f"{params.data_label} differs from the hash in {DVC_FILE} and no DVC remote is configured: "
+                        f"run `dvc add data` if you changed it on purpose, or delete it to get the original back")
     elif params.sample_rows:
         params.data_path.parent.mkdir(parents=True, exist_ok=True)
         write_churn_csv(params.data_path, params.sample_rows)
         how = "regenerated"
     else:
-        raise DataError(f"{params.data_path} is missing or differs from {DVC_FILE} and no DVC remote is "
-                        "configured: add one with `dvc remote add -d NAME URL`")
+        raise DataError(f"{params.data_label} is missing and no DVC remote is configured: "
+                        "add one with `dvc remote add -d NAME URL`")
     if not is_current(root):
         raise DataError(f"{params.data_path} does not match the hash in {DVC_FILE} after it was {how}; "
                         "run `dvc add data` if you changed the data on purpose")
