@@ -27,8 +27,11 @@ from ml.deploy.flow import DeploySettings
 def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         params_option,
-        click.option("--backend", type=click.Choice(["host", "kubernetes"]), default="host", show_default=True,
-                     envvar="DEPLOY_BACKEND"),
+        click.option("--backend", type=click.Choice(["host", "compose", "kubernetes"]), default="host",
+                     show_default=True, envvar="DEPLOY_BACKEND",
+                     help="host: uvicorn processes + nginx; compose: containers + nginx (a VM); kubernetes: kubectl."),
+        click.option("--server-image", default="model-server:base", show_default=True,
+                     help="compose: the model server image (the bundle is mounted into it)."),
         click.option("--state-dir", default=".deploy", show_default=True, type=click.Path(file_okay=False),
                      envvar="DEPLOY_STATE_DIR", help="Deploy state, lock, nginx prefix and slot copies."),
         click.option("--listen-port", default=8080, show_default=True, help="host: nginx port users call."),
@@ -64,11 +67,15 @@ def make_backend(opts: dict[str, Any]) -> Backend:
             kubectl=opts["kubectl"]))
     from ml.deploy.host import HostBackend, HostSettings
 
-    return HostBackend(HostSettings(
+    settings = HostSettings(
         state_dir=Path(opts["state_dir"]), params_path=Path(opts["params_path"]), listen_port=opts["listen_port"],
         blue_port=opts["blue_port"], green_port=opts["green_port"], router_port=opts["router_port"],
-        nginx_workers=opts["nginx_workers"],
-        shutdown_timeout=opts["drain_timeout"]))
+        nginx_workers=opts["nginx_workers"], shutdown_timeout=opts["drain_timeout"])
+    if opts["backend"] == "compose":
+        from ml.deploy.compose import ComposeBackend
+
+        return ComposeBackend(settings, image=opts["server_image"])
+    return HostBackend(settings)
 
 
 def with_backend(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -170,8 +177,8 @@ def status(backend: Backend, opts: dict[str, Any]) -> None:
 @one_line_errors
 @with_backend
 def down(backend: Backend, opts: dict[str, Any]) -> None:
-    """host: stop nginx and both slots."""
-    if opts["backend"] != "host":
+    """host, compose: stop nginx and both slots."""
+    if opts["backend"] == "kubernetes":
         raise DeployError("down is for the host backend; use kubectl to remove kubernetes resources")
     backend.down()  # type: ignore[attr-defined]
     click.echo("stopped nginx and both slots")

@@ -108,23 +108,34 @@ class HostBackend(Backend):
             return None
         return pid if _alive(pid) else None
 
+    def running(self, colour: str) -> bool:
+        return self.pid(colour) is not None
+
     def start_slot(self, colour: str, model_dir: Path, release: dict[str, Any]) -> dict[str, Any]:
         self.stop_slot(colour)
+        bundle = self._install_bundle(colour, Path(model_dir))
+        return {"port": self.port(colour), "model_dir": str(bundle), **self._launch(colour, bundle)}
+
+    def _install_bundle(self, colour: str, model_dir: Path) -> Path:
+        """Copy the bundle into the slot (swapped in whole), so the slot never depends on where it came from."""
         slot = self.slot_dir(colour)
         slot.mkdir(parents=True, exist_ok=True)
         bundle = slot / "model"
-        if Path(model_dir).resolve() != bundle.resolve():
+        if model_dir.resolve() != bundle.resolve():
             staging = slot / ".model.new"
             shutil.rmtree(staging, ignore_errors=True)
             shutil.copytree(model_dir, staging)
             shutil.rmtree(bundle, ignore_errors=True)
             staging.rename(bundle)
-        port = self.port(colour)
+        return bundle
+
+    def _launch(self, colour: str, bundle: Path) -> dict[str, Any]:
+        slot = self.slot_dir(colour)
         command = list(self.settings.server_command) or [
             sys.executable, "-m", "uvicorn", "serving.app:app", "--host", "127.0.0.1",
             "--timeout-keep-alive", "30", "--timeout-graceful-shutdown", str(self.settings.shutdown_timeout),
             "--no-access-log"]
-        command += ["--port", str(port)]
+        command += ["--port", str(self.port(colour))]
         env = {**os.environ, "MODEL_DIR": str(bundle), "PARAMS": str(Path(self.settings.params_path).resolve()),
                **dict(self.settings.extra_env)}
         log = open(slot / "server.log", "ab")  # noqa: SIM115 - handed to the child, closed below
@@ -134,7 +145,7 @@ class HostBackend(Backend):
         finally:
             log.close()
         (slot / "server.pid").write_text(f"{process.pid}\n")
-        return {"port": port, "pid": process.pid, "model_dir": str(bundle)}
+        return {"pid": process.pid}
 
     def is_ready(self, colour: str) -> bool:
         return http.is_ready(self.slot_url(colour))
@@ -145,7 +156,7 @@ class HostBackend(Backend):
             failure = http.readiness_failure(self.slot_url(colour))
             if failure:
                 raise DeployError(f"slot {colour} will not become ready: {failure}")
-            if self.pid(colour) is None:
+            if not self.running(colour):
                 raise DeployError(f"slot {colour} exited before it became ready: {self._log_tail(colour)}")
             if time.monotonic() > deadline:
                 raise DeployError(f"slot {colour} not ready after {timeout:g} s: {self._log_tail(colour)}")
@@ -160,21 +171,25 @@ class HostBackend(Backend):
         return useful[-1][:300] if useful else "empty server log"
 
     def stop_slot(self, colour: str) -> None:
-        pid = self.pid(colour)
-        if pid is None:
+        if not self.running(colour):
             return
         self.nginx.wait_drained(self._draining)
         self._draining = []
-        try:
-            os.killpg(pid, signal.SIGTERM)  # the slot's own session: uvicorn and anything it spawned
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + self.settings.shutdown_timeout + 5
-        while _alive(pid):
-            if time.monotonic() > deadline:
-                os.killpg(pid, signal.SIGKILL)
-                break
-            time.sleep(0.05)
+        self._terminate(colour)
+
+    def _terminate(self, colour: str) -> None:
+        """SIGTERM (uvicorn finishes in-flight requests), SIGKILL after the drain timeout."""
+        pid = self.pid(colour)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)  # the slot's own session: uvicorn and anything it spawned
+            deadline = time.monotonic() + self.settings.shutdown_timeout + 5
+            while _alive(pid):
+                if time.monotonic() > deadline:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(pid, signal.SIGKILL)
+                    break
+                time.sleep(0.05)
         (self.slot_dir(colour) / "server.pid").unlink(missing_ok=True)
 
     def down(self) -> None:
@@ -182,14 +197,8 @@ class HostBackend(Backend):
         self.edge.stop()
         self.nginx.stop()
         for colour in COLOURS:
-            pid = self.pid(colour)
-            if pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGTERM)
-                deadline = time.monotonic() + self.settings.shutdown_timeout + 5
-                while _alive(pid) and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                (self.slot_dir(colour) / "server.pid").unlink(missing_ok=True)
+            if self.running(colour):
+                self._terminate(colour)
 
 
 def _alive(pid: int) -> bool:

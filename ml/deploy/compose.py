@@ -1,0 +1,58 @@
+"""docker-compose variant of the host backend, for a VM: the slots are containers (deploy/compose/), nginx and
+everything else (edge/router, drain, state) work exactly as with uvicorn processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from ml.deploy.errors import DeployError
+from ml.deploy.host import HostBackend, HostSettings
+
+COMPOSE_FILE = Path(__file__).resolve().parents[2] / "deploy" / "compose" / "docker-compose.yml"
+
+
+class ComposeBackend(HostBackend):
+    name = "compose"
+
+    def __init__(self, settings: HostSettings, image: str, project: str = "mlops-model", docker: str = "docker",
+                 compose_file: Path = COMPOSE_FILE):
+        super().__init__(settings)
+        self.image, self.project, self.docker, self.compose_file = image, project, docker, compose_file
+
+    def compose(self, *args: str, timeout: float = 300) -> str:
+        env = {**os.environ, "COMPOSE_PROJECT": self.project, "MODEL_SERVER_IMAGE": self.image,
+               "BLUE_PORT": str(self.port("blue")), "GREEN_PORT": str(self.port("green")),
+               "BLUE_MODEL_DIR": str(self.slot_dir("blue") / "model"),
+               "GREEN_MODEL_DIR": str(self.slot_dir("green") / "model"),
+               "PARAMS_FILE": str(Path(self.settings.params_path).resolve()), "LOG_DIR": str(self.state_dir / "logs")}
+        cmd = [self.docker, "compose", "-f", str(self.compose_file), "-p", self.project, *args]
+        try:
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        except FileNotFoundError:
+            raise DeployError(f"{self.docker} not found; the compose backend needs Docker with compose") from None
+        if out.returncode != 0:
+            reason = (out.stderr.strip() or out.stdout.strip()).splitlines()
+            raise DeployError(f"`docker compose {' '.join(args)}` failed: {reason[-1] if reason else out.returncode}")
+        return out.stdout.strip()
+
+    def running(self, colour: str) -> bool:
+        return bool(self.compose("ps", "-q", "--status", "running", f"model-{colour}"))
+
+    def _launch(self, colour: str, bundle: Path) -> dict[str, Any]:
+        (self.state_dir / "logs" / colour).mkdir(parents=True, exist_ok=True)
+        self.compose("up", "-d", "--force-recreate", "--no-deps", f"model-{colour}")
+        return {"image": self.image, "container": f"{self.project}-model-{colour}-1"}
+
+    def _terminate(self, colour: str) -> None:
+        self.compose("stop", "-t", str(self.settings.shutdown_timeout + 5), f"model-{colour}")
+
+    def _log_tail(self, colour: str) -> str:
+        try:
+            lines = self.compose("logs", "--no-color", "--tail", "20", f"model-{colour}").splitlines()
+        except DeployError as exc:
+            return str(exc)
+        useful = [ln for ln in lines if "error" in ln.lower()] or lines
+        return useful[-1][:300] if useful else "no container logs"

@@ -1,0 +1,57 @@
+"""The docker-compose variant: same nginx pair, slots as 'containers' (a docker stand-in running real uvicorn)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import REPO, assert_ok, run_script, script_env
+from tests.deploy.bundles import free_ports
+
+
+def test_compose_file_declares_both_slots_on_loopback():
+    compose = yaml.safe_load((REPO / "deploy" / "compose" / "docker-compose.yml").read_text())
+    for colour in ("blue", "green"):
+        service = compose["services"][f"model-{colour}"]
+        assert service["ports"][0].startswith("127.0.0.1:")
+        assert any(v.endswith(":/model:ro") for v in service["volumes"])
+        assert service["environment"]["MODEL_DIR"] == "/model"
+
+
+def test_compose_backend_deploys_and_rolls_back(tmp_path, deploy_workspace):
+    from tests.deploy.bundles import copy_as_version
+
+    params, base = deploy_workspace
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    docker.write_text(f"#!/bin/sh\nexec {sys.executable} {Path(__file__).with_name('fake_docker.py')} \"$@\"\n")
+    docker.chmod(0o755)
+    ports = free_ports(4)
+    options = ["--backend", "compose", "--params", str(params), "--state-dir", str(tmp_path / "state"),
+               "--listen-port", str(ports[0]), "--blue-port", str(ports[1]), "--green-port", str(ports[2]),
+               "--router-port", str(ports[3]), "--drain-timeout", "5"]
+    env = script_env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", FAKE_DOCKER_DIR=str(tmp_path))
+
+    def cli(*args: str):
+        return run_script("deploy.py", *args[:1], *options, *args[1:], cwd=tmp_path, env=env)
+
+    try:
+        for version in (1, 2):
+            bundle = copy_as_version(base, tmp_path / f"v{version}", version)
+            assert_ok(cli("deploy", "--model-dir", str(bundle), "--bake-seconds", "0.5",
+                          "--latency-budget-ms", "1000"))
+        assert json.loads(assert_ok(cli("status", "--json")).stdout)["live_version"] == "v2"
+        assert "rolled back to v1 on blue" in assert_ok(cli("rollback")).stdout
+        calls = [json.loads(line)[5:] for line in (tmp_path / "argv.log").read_text().splitlines()]
+        assert ["up", "-d", "--force-recreate", "--no-deps", "model-blue"] in calls
+        assert ["up", "-d", "--force-recreate", "--no-deps", "model-green"] in calls
+        assert_ok(cli("down"))
+        stops = [json.loads(x)[5:] for x in (tmp_path / "argv.log").read_text().splitlines()]
+        assert ["stop", "-t", "10", "model-green"] in stops
+    finally:
+        cli("down")
