@@ -336,7 +336,7 @@ class RunResult:
     run_id: int
     event_name: str
     jobs: dict[str, JobResult] = field(default_factory=dict)
-    annotations: list[tuple[str, str]] = field(default_factory=list)   # (level, message)
+    annotations: list[tuple[str, str]] = field(default_factory=list)   # (level, "title: message")
     recorded: list[dict[str, Any]] = field(default_factory=list)       # uses: steps the harness skipped on purpose
 
     @property
@@ -646,9 +646,11 @@ class ActionsRunner:
         result.workspace = workspace
         result.outputs = {k: to_string(interpolate(v, ctx)) for k, v in (job.get("outputs") or {}).items()}
         for line in "\n".join(s.log for s in result.steps).splitlines():
-            match = re.match(r"::(notice|warning|error)(?: [^:]*)?::(.*)", line)
+            match = re.match(r"::(notice|warning|error)(?: ([^:]*))?::(.*)", line)
             if match:
-                run.annotations.append((match.group(1), match.group(2)))
+                title = re.search(r"title=([^,]*)", match.group(2) or "")
+                text = f"{title.group(1)}: {match.group(3)}" if title else match.group(3)
+                run.annotations.append((match.group(1), text))
         return result
 
     def _run_step(self, run: RunResult, step: dict[str, Any], step_id: str | None, label: str, env: dict[str, str],
