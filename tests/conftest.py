@@ -149,9 +149,13 @@ def sample_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def make_workspace(root: Path, data_csv: Path, params: dict[str, Any] | None = None) -> Workspace:
+    """A workspace at root with a copy of data_csv as data/churn.csv and params (default: base_params())."""
+    (root / "data").mkdir(parents=True)
+    shutil.copy(data_csv, root / "data" / "churn.csv")
+    return Workspace(root, params or base_params())
+
+
 @pytest.fixture
 def workspace(tmp_path: Path, sample_csv: Path) -> Workspace:
-    root = tmp_path / "ws"
-    (root / "data").mkdir(parents=True)
-    shutil.copy(sample_csv, root / "data" / "churn.csv")
-    return Workspace(root, base_params())
+    return make_workspace(tmp_path / "ws", sample_csv)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ml.params import Params, parse_params
-from tests.conftest import Workspace, base_params
+from tests.conftest import Workspace, make_workspace
 
 
 def params_of(ws: Workspace) -> Params:
@@ -31,10 +31,7 @@ def train_in_process(ws: Workspace, model_dir: Path | None = None) -> Path:
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> Path:
     """One bundle trained on the small sample with the test params, shared read-only by tests that copy it."""
-    root = tmp_path_factory.mktemp("trained")
-    (root / "data").mkdir()
-    shutil.copy(sample_csv, root / "data" / "churn.csv")
-    return train_in_process(Workspace(root, base_params()))
+    return train_in_process(make_workspace(tmp_path_factory.mktemp("trained") / "ws", sample_csv))
 
 
 @pytest.fixture
