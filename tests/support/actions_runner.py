@@ -17,6 +17,7 @@ Any other `uses:` fails the run: the harness never silently ignores a step it ca
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import itertools
 import json
@@ -495,6 +496,7 @@ class ActionsRunner:
             triggers = dict.fromkeys(triggers)
         if event_name not in triggers:
             raise WorkflowError(f"{path.name} is not triggered by {event_name}")
+        _check_filters(path.name, triggers[event_name] or {}, event_name, event, ref)
         run = RunResult(workflow=spec.get("name", path.stem), run_id=run_id or next(_run_ids), event_name=event_name)
         run_dir = self.work_dir / "runs" / str(run.run_id)
         run_dir.mkdir(parents=True)
@@ -761,6 +763,26 @@ class ActionsRunner:
         target = target if target.is_absolute() else workspace / target
         shutil.copytree(source, target, dirs_exist_ok=True)
         return {"download-path": str(target)}, f"downloaded {name} from run {run_id} to {target}"
+
+
+def _check_filters(name: str, trigger: dict[str, Any], event_name: str, event: dict[str, Any], ref: str) -> None:
+    """Refuse an event GitHub would not start this workflow for (branch, workflow-name and type filters)."""
+    branch = None
+    if event_name == "pull_request":
+        branch = event["pull_request"]["base"]["ref"]
+    elif event_name == "push":
+        branch = ref.removeprefix("refs/heads/")
+    elif event_name == "workflow_run":
+        run = event["workflow_run"]
+        if run["name"] not in _as_list(trigger.get("workflows")):
+            raise WorkflowError(f"{name} does not listen to runs of workflow {run['name']!r}")
+        branch = run.get("head_branch")
+    wanted = _as_list(trigger.get("branches"))
+    if wanted and branch is not None and not any(fnmatch.fnmatchcase(branch, pattern) for pattern in wanted):
+        raise WorkflowError(f"{name}: {event_name} on branch {branch!r} does not match branches {wanted}")
+    types = _as_list(trigger.get("types"))
+    if types and event.get("action") not in types:
+        raise WorkflowError(f"{name}: {event_name} of type {event.get('action')!r} is not one of {types}")
 
 
 def _as_list(value: Any) -> list[str]:

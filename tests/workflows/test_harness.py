@@ -189,3 +189,12 @@ def test_interpolation_and_unknown_contexts():
     assert interpolate("${{ runner.temp }}/pr-report", CONTEXTS) == "/tmp/r/pr-report"
     with pytest.raises(WorkflowError, match="unknown context"):
         evaluate("matrixx.os == 'linux'", CONTEXTS)
+
+
+def test_events_the_workflow_does_not_listen_to_are_refused(harness):
+    other = RunResult(workflow="ci", run_id=77, event_name="pull_request")
+    with pytest.raises(WorkflowError, match="does not listen to runs of workflow 'ci'"):
+        run_pr_comment(harness, other)
+    event = pull_request_event(harness.gh.repository, 1, HEAD_SHA, BASE_SHA, base_ref="release")
+    with pytest.raises(WorkflowError, match="does not match branches"):
+        harness.runner.run("pr.yml", "pull_request", event, sha=HEAD_SHA)
