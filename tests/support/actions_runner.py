@@ -767,6 +767,8 @@ class ActionsRunner:
 
 def _check_filters(name: str, trigger: dict[str, Any], event_name: str, event: dict[str, Any], ref: str) -> None:
     """Refuse an event GitHub would not start this workflow for (branch, workflow-name and type filters)."""
+    if not isinstance(trigger, dict):  # e.g. schedule: a list of crons
+        trigger = {}
     branch = None
     if event_name == "pull_request":
         branch = event["pull_request"]["base"]["ref"]

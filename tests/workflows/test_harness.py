@@ -16,6 +16,7 @@ from tests.support.actions_runner import (
     evaluate,
     interpolate,
     pull_request_event,
+    schedule_event,
     workflow_run_event,
 )
 from tests.workflows.conftest import BASE_SHA, HEAD_SHA
@@ -198,3 +199,12 @@ def test_events_the_workflow_does_not_listen_to_are_refused(harness):
     event = pull_request_event(harness.gh.repository, 1, HEAD_SHA, BASE_SHA, base_ref="release")
     with pytest.raises(WorkflowError, match="does not match branches"):
         harness.runner.run("pr.yml", "pull_request", event, sha=HEAD_SHA)
+
+
+def test_scheduled_drift_without_a_data_source_ends_with_a_notice(harness):
+    run = harness.runner.run("drift.yml", "schedule", schedule_event(harness.gh.repository, "17 6 * * *"),
+                             sha=BASE_SHA)
+    assert run.conclusion == "success", run.log
+    assert run.jobs["drift"].conclusion == "skipped"
+    assert [level for level, text in run.annotations if text.startswith("Drift check skipped")] == ["notice"]
+    assert harness.gh.dispatches == [] and harness.gh.issue_list() == []
