@@ -102,11 +102,14 @@ class HostBackend(Backend):
 
     # -- slots -----------------------------------------------------------------------------------------------
     def pid(self, colour: str) -> int | None:
+        """The slot's server pid, if that process still runs (the pid file also holds its start time, so a pid
+        the kernel has since given to another process is never signalled)."""
         try:
-            pid = int((self.slot_dir(colour) / "server.pid").read_text().strip())
+            pid_text, started = (self.slot_dir(colour) / "server.pid").read_text().split()
+            pid = int(pid_text)
         except (OSError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if _alive(pid) and _start_time(pid) == started else None
 
     def running(self, colour: str) -> bool:
         return self.pid(colour) is not None
@@ -144,7 +147,7 @@ class HostBackend(Backend):
                                        start_new_session=True, cwd=os.getcwd())
         finally:
             log.close()
-        (slot / "server.pid").write_text(f"{process.pid}\n")
+        (slot / "server.pid").write_text(f"{process.pid} {_start_time(process.pid)}\n")
         return {"pid": process.pid}
 
     def is_ready(self, colour: str) -> bool:
@@ -152,12 +155,15 @@ class HostBackend(Backend):
 
     def wait_ready(self, colour: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        next_liveness_check = 0.0
         while not self.is_ready(colour):
             failure = http.readiness_failure(self.slot_url(colour))
             if failure:
                 raise DeployError(f"slot {colour} will not become ready: {failure}")
-            if not self.running(colour):
-                raise DeployError(f"slot {colour} exited before it became ready: {self._log_tail(colour)}")
+            if time.monotonic() >= next_liveness_check:  # at most once a second: `docker compose ps` is slow
+                next_liveness_check = time.monotonic() + 1.0
+                if not self.running(colour):
+                    raise DeployError(f"slot {colour} exited before it became ready: {self._log_tail(colour)}")
             if time.monotonic() > deadline:
                 raise DeployError(f"slot {colour} not ready after {timeout:g} s: {self._log_tail(colour)}")
             time.sleep(0.1)
@@ -210,3 +216,11 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+def _start_time(pid: int) -> str:
+    """Clock ticks since boot when the process started (field 22 of /proc/PID/stat): identifies it beyond its pid."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "gone"

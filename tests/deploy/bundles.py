@@ -52,15 +52,6 @@ def tamper_artifact(bundle: Path) -> Path:
     return bundle
 
 
-def break_golden(bundle: Path) -> Path:
-    """The model is fine but its recorded expectations are not: the smoke test must catch the mismatch."""
-    metadata = read_metadata(bundle)
-    for record in metadata["golden"]:
-        record["probability"] = min(1.0, record["probability"] + 0.25)
-    write_metadata(bundle, metadata)
-    return bundle
-
-
 def unservable_golden(bundle: Path, params_path: Path) -> Path:
     """A golden record the model answers (so the server's own start-up check passes) but that the serving schema
     refuses (tenure above params.yaml's max): the smoke test, which goes through HTTP, must catch it."""
