@@ -3,9 +3,11 @@
 import click
 
 from ml.actions import write_outputs
-from ml.cli import one_line_errors
-from ml.errors import MLOpsError
+from ml.cli import one_line_errors, params_option
+from ml.errors import MLOpsError, RegistryError
 from ml.json_report import load_json_report
+from ml.params import load_params
+from ml.registry import open_registry
 
 
 @click.group()
@@ -36,6 +38,17 @@ def drift(report: str) -> None:
             write_outputs({"drifted": payload[key]})
             return
     raise MLOpsError(f"{report}: has no drifted verdict")
+
+
+@main.command()
+@params_option
+@one_line_errors
+def champion(params_path: str) -> None:
+    """version=vN and number=N of the registry's champion (release.yml: what was just promoted)."""
+    current = open_registry(load_params(params_path)).champion()
+    if current is None:
+        raise RegistryError("the registry has no champion")
+    write_outputs({"version": current.name, "number": current.version})
 
 
 @main.command()
