@@ -29,7 +29,7 @@ from ml.params import Feature
 if TYPE_CHECKING:
     import pandas as pd
 
-BLOCK_BYTES = 4 << 20  # per parsed block: bigger blocks cost memory, smaller ones per-batch overhead
+BLOCK_BYTES = 1 << 20  # per parsed block: bigger blocks cost memory (~100 MB more at 4 MB), smaller ones time
 PARQUET_BATCH_ROWS = 131_072
 LOG_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst")
@@ -148,11 +148,19 @@ def _csv_tables(path: Path, features: tuple[Feature, ...], task: str) -> Iterato
     types.update({name: kind for name, kind in outputs.items() if name in header and name not in types})
     convert = pa_csv.ConvertOptions(column_types=types, include_columns=list(types), strings_can_be_null=True)
     try:
-        reader = pa_csv.open_csv(path, read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES),
-                                 convert_options=convert)
-        yield from reader
+        with _csv_source(path) as source:
+            reader = pa_csv.open_csv(source, read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES),
+                                     convert_options=convert)
+            yield from reader
     except pa.ArrowInvalid as exc:
         raise DataError(f"{path}: {_csv_problem(str(exc), header, features)}") from None
+
+
+def _csv_source(path: Path) -> Any:
+    """A Python file object, not the path: given a path, pyarrow reads the whole file ahead into memory."""
+    if path.suffix.lower() == ".csv":
+        return open(path, "rb")  # noqa: SIM115 - the caller's with-block closes it
+    return pa.input_stream(str(path), compression="detect")
 
 
 def _csv_header(path: Path) -> list[str]:

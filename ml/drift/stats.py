@@ -2,12 +2,16 @@
 
 A p-value alone flags any difference once samples are large; an effect size alone flags noise when they are
 small. The drift rule needs both, so every test here reports both.
+
+The two tail functions needed (Kolmogorov, chi-square) are computed here rather than imported from
+scipy.special, whose import alone costs the drift job ~25 MB and half a second; tests pin them to scipy.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from scipy import special
 
 EXACT_KS_LIMIT = 10_000  # below n*m of this, scipy's exact KS distribution; above, the asymptotic one
 
@@ -33,7 +37,7 @@ def ks_and_wasserstein(reference: np.ndarray, current: np.ndarray) -> tuple[floa
         p_value = float(stats.ks_2samp(reference, current, method="exact").pvalue)
     else:
         root = np.sqrt(n * m / (n + m))  # Stephens' correction of the limiting Kolmogorov distribution
-        p_value = float(special.kolmogorov((root + 0.12 + 0.11 / root) * statistic))
+        p_value = kolmogorov_sf((root + 0.12 + 0.11 / root) * statistic)
     return statistic, p_value, wasserstein
 
 
@@ -62,7 +66,7 @@ def chi_square(reference: np.ndarray, current: np.ndarray) -> tuple[float, float
         return 0.0, 1.0
     expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
     statistic = float(((table - expected) ** 2 / expected).sum())
-    return statistic, float(special.chdtrc(table.shape[1] - 1, statistic))
+    return statistic, chi2_sf(statistic, table.shape[1] - 1)
 
 
 def js_distance(reference: np.ndarray, current: np.ndarray) -> float:
@@ -70,7 +74,7 @@ def js_distance(reference: np.ndarray, current: np.ndarray) -> float:
     p = reference / max(reference.sum(), 1)
     q = current / max(current.sum(), 1)
     m = (p + q) / 2
-    divergence = (special.rel_entr(p, m).sum() + special.rel_entr(q, m).sum()) / 2 / np.log(2)
+    divergence = (_relative_entropy(p, m) + _relative_entropy(q, m)) / 2 / np.log(2)
     return float(np.sqrt(max(divergence, 0.0)))
 
 
@@ -83,4 +87,54 @@ def two_proportions(hits_ref: int, n_ref: int, hits_cur: int, n_cur: int) -> tup
     if spread <= 0:
         return 0.0, 1.0
     z = (hits_cur / n_cur - hits_ref / n_ref) / np.sqrt(spread)
-    return float(z), float(special.erfc(abs(z) / np.sqrt(2)))
+    return float(z), math.erfc(abs(z) / math.sqrt(2))
+
+
+def _relative_entropy(p: np.ndarray, q: np.ndarray) -> float:
+    """sum p·log(p/q), with 0·log 0 = 0 (q > 0 wherever p > 0 here: q is a mixture containing p)."""
+    present = p > 0
+    return float(np.sum(p[present] * np.log(p[present] / q[present])))
+
+
+def kolmogorov_sf(x: float) -> float:
+    """P(K > x) for the Kolmogorov distribution (the two-sided KS limit), to double precision."""
+    if x <= 0:
+        return 1.0
+    if x < 1.0:  # the theta-function form converges fast for small x
+        terms = [math.exp(-((2 * k - 1) ** 2) * math.pi**2 / (8 * x * x)) for k in range(1, 8)]
+        return max(0.0, 1.0 - math.sqrt(2 * math.pi) / x * math.fsum(terms))
+    terms = [(-1) ** (k - 1) * math.exp(-2 * k * k * x * x) for k in range(1, 101)]
+    return min(1.0, max(0.0, 2 * math.fsum(terms)))
+
+
+def chi2_sf(statistic: float, dof: int) -> float:
+    """P(χ²_dof > statistic): the regularised upper incomplete gamma Q(dof/2, statistic/2)."""
+    a, x = dof / 2, statistic / 2
+    if x <= 0:
+        return 1.0
+    log_front = a * math.log(x) - x - math.lgamma(a)
+    if x < a + 1:  # series for the lower part P, then Q = 1 - P
+        term = total = 1 / a
+        for n in range(1, 10_000):
+            term *= x / (a + n)
+            total += term
+            if abs(term) < abs(total) * 1e-16:
+                break
+        return max(0.0, 1.0 - math.exp(log_front) * total)
+    tiny = 1e-300  # continued fraction for Q (modified Lentz)
+    b = x + 1 - a
+    c, d = 1 / tiny, 1 / b
+    fraction = d
+    for n in range(1, 10_000):
+        an = -n * (n - a)
+        b += 2
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1 / d
+        step = d * c
+        fraction *= step
+        if abs(step - 1) < 1e-16:
+            break
+    return min(1.0, math.exp(log_front) * fraction)

@@ -76,3 +76,14 @@ def test_benjamini_hochberg_matches_its_definition() -> None:
         assert set(np.nonzero(adjusted <= q)[0]) == set(np.nonzero(p_values <= cutoff)[0])
     assert np.all(adjusted >= p_values - 1e-12) and np.all(adjusted <= 1)
     assert benjamini_hochberg(np.array([])).size == 0
+
+
+def test_tail_functions_match_scipy_special() -> None:
+    from scipy import special
+
+    for x in np.concatenate([np.linspace(0.02, 5, 250), [8.0, 20.0]]):
+        assert stats.kolmogorov_sf(x) == pytest.approx(special.kolmogorov(x), rel=1e-12, abs=1e-300)
+    for dof in (1, 2, 3, 7, 40, 1000):
+        for x in np.concatenate([np.linspace(0.001, 4 * dof, 120), [10.0 * dof + 100]]):
+            assert stats.chi2_sf(x, dof) == pytest.approx(special.chdtrc(dof, x), rel=1e-10, abs=1e-300)
+    assert stats.kolmogorov_sf(0.0) == 1.0 and stats.chi2_sf(0.0, 3) == 1.0
