@@ -4,6 +4,7 @@ then answer with pre-serialised JSON: no per-request DataFrame, no FastAPI body 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -13,7 +14,8 @@ from pydantic import ValidationError
 
 from serving import docs
 from serving.metrics import CONTENT_TYPE
-from serving.schema import error_details
+from serving.predictor import Outputs
+from serving.schema import RequestSchema, error_details
 from serving.state import ServerState
 
 log = logging.getLogger("serving")
@@ -54,12 +56,34 @@ async def _body(request: Request, server: ServerState, path: str) -> bytes | Res
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _invalid(server: ServerState, path: str, exc: ValidationError) -> Response:
-    server.metrics.count_error(path, "validation")
-    return _json({"detail": error_details(exc)}, 422)
+def _single(outputs: Outputs) -> dict[str, Any]:
+    payload: dict[str, Any] = {"prediction": outputs.predictions[0]}
+    if outputs.probabilities is not None:
+        payload["probability"] = outputs.probabilities[0]
+    return payload
 
 
-async def _predict(server: ServerState, records: list[dict[str, Any]], path: str):
+def _batch(outputs: Outputs) -> dict[str, Any]:
+    payload: dict[str, Any] = {"predictions": outputs.predictions}
+    if outputs.probabilities is not None:
+        payload["probabilities"] = outputs.probabilities
+    return payload
+
+
+async def _answer(request: Request, path: str, parse: Callable[[RequestSchema, bytes], list[dict[str, Any]]],
+                  shape: Callable[[Outputs], dict[str, Any]]) -> Response:
+    """Refuse, or validate, predict (micro-batched), count, log and answer."""
+    server = _server(request)
+    if not server.ready:
+        return _not_ready(server)
+    body = await _body(request, server, path)
+    if isinstance(body, Response):
+        return body
+    try:
+        records = parse(server.schema, body)
+    except ValidationError as exc:
+        server.metrics.count_error(path, "validation")
+        return _json({"detail": error_details(exc)}, 422)
     for record in records:
         unseen = server.schema.unseen(record)
         if unseen:
@@ -71,51 +95,19 @@ async def _predict(server: ServerState, records: list[dict[str, Any]], path: str
         log.error("model call failed on %d records: %s: %s", len(records), exc.__class__.__name__, exc)
         return _json({"detail": f"the model failed ({exc.__class__.__name__})"}, 500)
     server.record(records, outputs)
-    return outputs
+    payload = shape(outputs)
+    payload["model_version"] = server.model.version
+    return _json(payload)
 
 
 @router.post("/predict", **docs.PREDICT)
 async def predict(request: Request) -> Response:
-    server = _server(request)
-    if not server.ready:
-        return _not_ready(server)
-    body = await _body(request, server, "/predict")
-    if isinstance(body, Response):
-        return body
-    try:
-        record = server.schema.record(body)
-    except ValidationError as exc:
-        return _invalid(server, "/predict", exc)
-    outputs = await _predict(server, [record], "/predict")
-    if isinstance(outputs, Response):
-        return outputs
-    payload: dict[str, Any] = {"prediction": outputs.predictions[0]}
-    if outputs.probabilities is not None:
-        payload["probability"] = outputs.probabilities[0]
-    payload["model_version"] = server.model.version
-    return _json(payload)
+    return await _answer(request, "/predict", lambda schema, body: [schema.record(body)], _single)
 
 
 @router.post("/predict/batch", **docs.PREDICT_BATCH)
 async def predict_batch(request: Request) -> Response:
-    server = _server(request)
-    if not server.ready:
-        return _not_ready(server)
-    body = await _body(request, server, "/predict/batch")
-    if isinstance(body, Response):
-        return body
-    try:
-        records = server.schema.batch(body)
-    except ValidationError as exc:
-        return _invalid(server, "/predict/batch", exc)
-    outputs = await _predict(server, records, "/predict/batch")
-    if isinstance(outputs, Response):
-        return outputs
-    payload: dict[str, Any] = {"predictions": outputs.predictions}
-    if outputs.probabilities is not None:
-        payload["probabilities"] = outputs.probabilities
-    payload["model_version"] = server.model.version
-    return _json(payload)
+    return await _answer(request, "/predict/batch", RequestSchema.batch, _batch)
 
 
 @router.get("/health/live", **docs.LIVE)

@@ -41,6 +41,7 @@ VENV_BIN = Path(sys.executable).parent
 STEP_TIMEOUT_SECONDS = 300
 _run_ids = itertools.count(1000)
 _SNAPSHOTS: dict[Path, Path] = {}
+_step_files = itertools.count(1)
 
 
 class WorkflowError(Exception):
@@ -660,10 +661,14 @@ class ActionsRunner:
         if "run" in step:
             script = interpolate(step["run"], ctx)
             shell = step.get("shell") or (job.get("defaults") or {}).get("run", {}).get("shell")
-            output_file = temp / f"output-{len(os.listdir(temp))}.txt"
+            # Like the runner's _runner_file_commands: outside RUNNER_TEMP, a fresh pair per step.
+            commands = temp.parent / "commands"
+            commands.mkdir(exist_ok=True)
+            index = next(_step_files)
+            output_file = commands / f"output-{index}.txt"
             output_file.touch()
             env["GITHUB_OUTPUT"] = str(output_file)
-            script_file = temp / f"step-{len(os.listdir(temp))}.sh"
+            script_file = commands / f"step-{index}.sh"
             script_file.write_text(script)
             command = (["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_file)] if shell == "bash"
                        else ["bash", "-e", str(script_file)])
