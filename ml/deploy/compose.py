@@ -4,12 +4,12 @@ everything else (edge/router, drain, state) work exactly as with uvicorn process
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from ml.deploy.errors import DeployError
 from ml.deploy.host import HostBackend, HostSettings
+from ml.deploy.tools import run_tool
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "deploy" / "compose" / "docker-compose.yml"
 
@@ -29,14 +29,8 @@ class ComposeBackend(HostBackend):
                "GREEN_MODEL_DIR": str(self.slot_dir("green") / "model"),
                "PARAMS_FILE": str(Path(self.settings.params_path).resolve()), "LOG_DIR": str(self.state_dir / "logs")}
         cmd = [self.docker, "compose", "-f", str(self.compose_file), "-p", self.project, *args]
-        try:
-            out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-        except FileNotFoundError:
-            raise DeployError(f"{self.docker} not found; the compose backend needs Docker with compose") from None
-        if out.returncode != 0:
-            reason = (out.stderr.strip() or out.stdout.strip()).splitlines()
-            raise DeployError(f"`docker compose {' '.join(args)}` failed: {reason[-1] if reason else out.returncode}")
-        return out.stdout.strip()
+        return run_tool(cmd, f"docker compose {' '.join(args)}", "the compose backend needs Docker with compose",
+                        timeout, env)
 
     def running(self, colour: str) -> bool:
         return bool(self.compose("ps", "-q", "--status", "running", f"model-{colour}"))

@@ -21,6 +21,7 @@ from ml.deploy import http
 from ml.deploy.backend import Backend
 from ml.deploy.errors import DeployError
 from ml.deploy.state import COLOURS
+from ml.deploy.tools import run_tool
 
 _FORWARDING = re.compile(r"Forwarding from (?:127\.0\.0\.1|\[::1\]):(\d+)")
 
@@ -49,16 +50,7 @@ class KubernetesBackend(Backend):
     # -- kubectl ---------------------------------------------------------------------------------------------
     def kubectl(self, *args: str, timeout: float = 60) -> str:
         cmd = [self.settings.kubectl, "--namespace", self.settings.namespace, *args]
-        try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-        except FileNotFoundError:
-            raise DeployError(f"{self.settings.kubectl} not found; install kubectl or pass --kubectl") from None
-        except subprocess.TimeoutExpired:
-            raise DeployError(f"`kubectl {' '.join(args)}` did not finish within {timeout:g} s") from None
-        if out.returncode != 0:
-            reason = (out.stderr.strip() or out.stdout.strip()).splitlines()
-            raise DeployError(f"`kubectl {' '.join(args)}` failed: {reason[-1] if reason else out.returncode}")
-        return out.stdout.strip()
+        return run_tool(cmd, f"kubectl {' '.join(args)}", "install kubectl or pass --kubectl", timeout)
 
     def deployment(self, colour: str) -> str:
         if colour not in COLOURS:

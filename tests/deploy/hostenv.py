@@ -4,6 +4,8 @@ driven through scripts/deploy.py as a subprocess, exactly as the release workflo
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +52,16 @@ class HostDeployEnv:
 
     def down(self) -> None:
         self.cli("down")
+
+
+def stand_in_path(tmp_path: Path, name: str, script: str) -> str:
+    """A PATH whose `name` runs tests/deploy/<script> (a stand-in for kubectl or docker), ahead of the real one."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    tool = bin_dir / name
+    tool.write_text(f"#!/bin/sh\nexec {sys.executable} {Path(__file__).with_name(script)} \"$@\"\n")
+    tool.chmod(0o755)
+    return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
 
 
 def epoch(iso: str) -> float:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
-from pathlib import Path
 
 import yaml
 
 from tests.conftest import REPO, assert_ok, run_script, script_env
 from tests.deploy.bundles import free_ports
+from tests.deploy.hostenv import stand_in_path
 
 
 def test_compose_file_declares_both_slots_on_loopback():
@@ -26,16 +24,11 @@ def test_compose_backend_deploys_and_rolls_back(tmp_path, deploy_workspace):
     from tests.deploy.bundles import copy_as_version
 
     params, base = deploy_workspace
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    docker = bin_dir / "docker"
-    docker.write_text(f"#!/bin/sh\nexec {sys.executable} {Path(__file__).with_name('fake_docker.py')} \"$@\"\n")
-    docker.chmod(0o755)
     ports = free_ports(4)
     options = ["--backend", "compose", "--params", str(params), "--state-dir", str(tmp_path / "state"),
                "--listen-port", str(ports[0]), "--blue-port", str(ports[1]), "--green-port", str(ports[2]),
                "--router-port", str(ports[3]), "--drain-timeout", "5"]
-    env = script_env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", FAKE_DOCKER_DIR=str(tmp_path))
+    env = script_env(PATH=stand_in_path(tmp_path, "docker", "fake_docker.py"), FAKE_DOCKER_DIR=str(tmp_path))
 
     def cli(*args: str):
         return run_script("deploy.py", *args[:1], *options, *args[1:], cwd=tmp_path, env=env)

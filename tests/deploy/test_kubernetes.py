@@ -4,7 +4,6 @@ right order (checked against a kubectl stand-in that forwards to a real model se
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, assert_ok, run_script, script_env
+from tests.deploy.hostenv import stand_in_path
 
 MANIFESTS = sorted((REPO / "deploy" / "kubernetes").glob("*.yaml"))
 
@@ -39,11 +39,6 @@ def test_manifests_wire_two_slots_a_live_and_a_preview_service():
 @pytest.fixture
 def cluster(tmp_path, model_server):
     bundle, port = model_server
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    kubectl = bin_dir / "kubectl"
-    kubectl.write_text(f"#!/bin/sh\nexec {sys.executable} {Path(__file__).with_name('fake_kubectl.py')} \"$@\"\n")
-    kubectl.chmod(0o755)
     state = tmp_path / "cluster.json"
     state.write_text(json.dumps({
         "services": {"model": "blue", "model-preview": "green"},
@@ -51,7 +46,7 @@ def cluster(tmp_path, model_server):
                         "model-green": {"image": "model-server:old", "replicas": 0}}}))
     log = tmp_path / "kubectl.log"
     log.touch()
-    env = script_env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", FAKE_KUBECTL_STATE=str(state),
+    env = script_env(PATH=stand_in_path(tmp_path, "kubectl", "fake_kubectl.py"), FAKE_KUBECTL_STATE=str(state),
                      FAKE_KUBECTL_LOG=str(log), FAKE_KUBECTL_FORWARD_PORT=str(port),
                      FAKE_KUBECTL_BROKEN_IMAGES="model-server:broken")
 
