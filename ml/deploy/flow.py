@@ -127,7 +127,13 @@ def deploy(backend: Backend, state_dir: Path, model_dir: Path, settings: DeployS
         state.pending["stage"] = "switching"
         save_state(state_dir, state)
         switch_started = now_iso()
-        backend.switch(idle)
+        try:
+            backend.switch(idle)
+        except DeployError as exc:
+            if not live:
+                raise
+            backend.switch(live)  # if this fails too, `pending` stays recorded and the next deploy recovers
+            raise refuse(f"the switch failed ({exc}); switched back") from None
         switched_at = now_iso()
         log(f"switched live traffic to {idle} ({label})")
         state.slots[idle] = {**slot, **(release or {}), "version": label, "deployed_at": switched_at}
