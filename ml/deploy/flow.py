@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ml.bundle import read_metadata
 from ml.deploy import http
 from ml.deploy.backend import Backend
 from ml.deploy.bake import BakeVerdict, bake
@@ -89,6 +88,8 @@ def _probe(live_url: str, golden: list[dict[str, Any]], label: str) -> Callable[
 
 def deploy(backend: Backend, state_dir: Path, model_dir: Path, settings: DeploySettings,
            release: dict[str, Any] | None = None, log: Log = _quiet) -> dict[str, Any]:
+    from ml.bundle import read_metadata  # imports joblib and numpy: not for status/rollback
+
     metadata = read_metadata(model_dir)
     label = version_label(metadata)
     with deploy_lock(state_dir, settings.lock_wait_seconds):

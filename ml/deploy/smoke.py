@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ml.bundle import read_metadata
 from ml.deploy import http
 
 PROBABILITY_TOLERANCE = 1e-6
@@ -69,6 +68,8 @@ def _answer_problem(index: int, expected: dict[str, Any], answer: Any) -> str | 
 def smoke_test(url: str, model_dir: str | Path, latency_budget_ms: float | None = None,
                rounds: int = 3, timeout: float = 5.0) -> SmokeResult:
     """Check /health/ready, every golden record (`rounds` times, for the latency sample) and the version header."""
+    from ml.bundle import read_metadata  # imports joblib and numpy: not for status/rollback
+
     metadata = read_metadata(model_dir)
     result = SmokeResult(url=url, expected_version=version_label(metadata))
     golden = metadata.get("golden") or []
