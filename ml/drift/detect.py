@@ -141,7 +141,9 @@ def _settle(column: dict[str, Any]) -> None:
     drifted = [check for check in checks if check["drifted"]]
     main = min(drifted, key=lambda check: check["p_adjusted"]) if drifted else (checks[0] if checks else None)
     column["drifted"] = bool(drifted)
-    column["change"] = "; ".join(check["change"] for check in drifted) if drifted else (main or {}).get("change", "")
+    tests = {check["test"] for check in drifted}
+    said = [check for check in drifted if not (check["test"] == "chi_square" and "unseen_values" in tests)]
+    column["change"] = "; ".join(check["change"] for check in said) if drifted else (main or {}).get("change", "")
     for key in ("test", "statistic", "p_value", "p_adjusted", "effect_size"):
         column[key] = main[key] if main else None
 

@@ -90,7 +90,10 @@ def render_markdown(result: dict[str, Any]) -> str:
                  f"{sum(len(column['checks']) for column in columns)} tests.")
     lines.append("")
     if drifted:
-        lines += [f"### Drifted columns ({len(drifted)} of {len(columns)})", "",
+        features = [column for column in columns if column["role"] == "feature"]
+        drifted_features = [column for column in drifted if column["role"] == "feature"]
+        also = " and the model's prediction" if len(drifted_features) < len(drifted) else ""
+        lines += [f"### Drifted columns ({len(drifted_features)} of {len(features)} features{also})", "",
                   "| Column | Type | Test | What moved | Effect (threshold) | p (BH) |", "|---|---|---|---|---|---|"]
         lines += [f"| {_md_cell(c['column'])} | {c['type']} | {TEST_NAMES.get(c['test'], c['test'])} | "
                   f"{_md_cell(c['change'])} | {effect(c)} | {p_value(c['p_adjusted'])} |" for c in drifted]
