@@ -32,6 +32,7 @@ pytestmark = [
     pytest.mark.skipif(not (REPO / "Dockerfile").is_file(), reason="no Dockerfile yet: release.yml cannot build"),
 ]
 MARKER = "<!-- mlops-template:pr-report -->"
+SECOND_MERGE_SHA = "4" * 40
 
 
 @dataclass
@@ -65,6 +66,10 @@ def lifecycle(tmp_path_factory) -> Iterator[Lifecycle]:
         gh.merge_pull(pull, MERGE_SHA)
         runs["release"] = _ok(h.runner.run("release.yml", "push", push_event(repo, MERGE_SHA, BASE_SHA),
                                            sha=MERGE_SHA))
+        # A second merge (say, docs only) retrains the same model: the gate rejects it and nothing is released.
+        gh.add_commit(SECOND_MERGE_SHA, "main")
+        runs["release-2"] = _ok(h.runner.run("release.yml", "push", push_event(repo, SECOND_MERGE_SHA, MERGE_SHA),
+                                             sha=SECOND_MERGE_SHA))
         runs["drift"] = _ok(h.runner.run("drift.yml", "workflow_dispatch",
                                          workflow_dispatch_event(repo, {"simulate": True}), sha=MERGE_SHA))
         assert len(gh.dispatches) == 1, gh.dispatches
@@ -110,6 +115,15 @@ def test_the_merge_is_released_once_with_pr_commit_and_data_hash(lifecycle):
     assert metadata["pull_request"] == lifecycle.pull
     assert metadata["git_commit"] == MERGE_SHA
     assert len(metadata["data_sha256"]) == 64
+
+
+def test_a_merge_that_does_not_beat_the_champion_is_not_released(lifecycle):
+    run = lifecycle.runs["release-2"]
+    assert [(name, job.conclusion) for name, job in run.jobs.items()] == \
+        [("promote", "success"), ("image", "skipped"), ("deploy", "skipped")]
+    assert run.jobs["promote"].step("gate").outputs["decision"] == "reject"
+    assert any(text.startswith("No promotion:") for level, text in run.annotations if level == "notice")
+    assert [r["tag_name"] for r in lifecycle.harness.gh.release_list()] == ["model-v1"]
 
 
 def test_the_image_is_built_for_the_version_and_commit_and_the_deploy_is_skipped_with_a_notice(lifecycle):
