@@ -6,7 +6,6 @@ data.dvc and, with a DVC remote configured, `dvc push` uploads the data so the P
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -26,9 +25,8 @@ def replace_data(params: Params, new_file: Path) -> bool:
     before = dvc_file.read_bytes() if dvc_file.is_file() else b""
     params.data_path.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(new_file), params.data_path)
-    tracked = os.path.relpath(params.root / Path(DVC_FILE).stem, params.root)
     with _repo(params.root) as repo:
-        repo.add(tracked)
+        repo.add(str(params.root / Path(DVC_FILE).stem))  # absolute: DVC reads relative targets from the cwd
     remote = default_remote(params.root)
     if remote:
         with _repo(params.root) as repo:
