@@ -11,12 +11,20 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
+from threadpoolctl import threadpool_limits
 
 from ml.data import model_frame
 from ml.errors import IntegrityError
 from serving.compiled import SMALL_BATCH
 from serving.predictor import Predictor, sample_records
 from serving.schema import RequestSchema
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """As on the server's model thread: OpenMP threads only slow small predictions down."""
+    with threadpool_limits(1):
+        yield
 
 
 def pipeline_scores(trained, records):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import os
 import shutil
 import signal
 import socket
@@ -17,6 +20,7 @@ from ml.data import model_frame
 from ml.errors import ParamsError
 from ml.registry.local import LocalRegistry
 from serving.settings import settings_from
+from serving.state import ServerState
 from tests.serving.conftest import Server
 
 # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal: the exit status says "terminated".
@@ -53,20 +57,42 @@ def test_a_tampered_model_never_becomes_ready(trained, tmp_path):
         assert server.stop() in STOPPED
 
 
-def test_invalid_settings_and_missing_models_are_one_line_each(trained, edited_workspace, tmp_path):
-    root = edited_workspace(lambda raw: raw["serving"].update(unseen_categories="maybe"))
-    bad_setting = Server(root, PARAMS=str(root / "params.yaml"), MODEL_DIR=str(root / "model"))
-    no_model = trained.serve(MODEL_DIR=str(tmp_path / "nothing-here"))
-    no_champion = trained.serve(MODEL_DIR="", MODEL_CACHE_DIR=str(tmp_path / "cache"))
-    wrong_version = trained.serve(MODEL_VERSION="v2")  # an image built for v2 that holds v1
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.parametrize(("env", "needles"), [
+    ({"UNSEEN_CATEGORIES": "maybe"}, ("UNSEEN_CATEGORIES", "accept or reject")),
+    ({"MODEL_DIR": "nothing-here"}, ("nothing-here", "not a model directory")),
+    ({"MODEL_DIR": ""}, ("no champion",)),                       # and nothing in the registry
+    ({"MODEL_VERSION": "v2"}, ("MODEL_VERSION is v2", "holds v1")),  # an image built for v2 that holds v1
+])
+def test_invalid_settings_and_missing_models_leave_the_server_unready(trained, tmp_path, env, needles):
+    """In-process (the tampered-model test above shows the same path on a live server)."""
+    environ = {"PARAMS": str(trained.params_file), "MODEL_DIR": str(trained.model_dir),
+               "MODEL_CACHE_DIR": str(tmp_path / "cache"), "PREDICTION_LOG_DIR": "off", **env}
+    state = ServerState(environ)
+    logger, handler = logging.getLogger("serving"), Collect()
+    logger.addHandler(handler)
+    cwd = os.getcwd()
+    os.chdir(trained.root)  # params.yaml paths resolve against the working directory, as in a deploy
     try:
-        assert_never_ready(bad_setting, "serving.unseen_categories", "accept or reject")
-        assert_never_ready(no_model, "nothing-here", "not a model directory")
-        assert_never_ready(no_champion, "no champion")
-        assert_never_ready(wrong_version, "MODEL_VERSION is v2", "holds v1")
+        asyncio.run(state._start())
+        status, reason, model = state.status, state.reason, state.model
     finally:
-        for server in (bad_setting, no_model, no_champion, wrong_version):
-            server.stop()
+        os.chdir(cwd)
+        logger.removeHandler(handler)
+        asyncio.run(state.stop())
+    assert status == "failed" and model is None
+    errors = [r.getMessage() for r in handler.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, errors
+    for needle in needles:
+        assert needle in reason and needle in errors[0]
 
 
 def test_sigterm_finishes_the_request_in_flight_and_flushes_the_log(trained, tmp_path):
