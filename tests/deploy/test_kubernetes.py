@@ -114,3 +114,20 @@ def test_rollback_and_status_from_new_processes(cluster):
     assert_ok(cluster.run("rollback"))
     assert cluster.state()["services"]["model"] == "blue"
     assert cluster.state()["deployments"]["model-blue"]["image"] == "model-server:v6"
+
+
+def test_deploy_by_registry_version_smokes_that_bundle(cluster, deploy_workspace):
+    """--version N fetches the bundle from the registry; the server runs v7, so the smoke test refuses v1."""
+    from tests.deploy.bundles import copy_as_version
+
+    params, base = deploy_workspace
+    registry = Path(yaml.safe_load(params.read_text())["registry"]["path"])
+    if not (registry / "v1").exists():
+        copy_as_version(base, registry / "v1", 1)
+    run = cluster.run("deploy", "--params", str(params), "--version", "1", "--image", "model-server:v1")
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.describe()
+    assert "v1 not deployed: smoke test failed" in run.stderr
+    assert "X-Model-Version is 'v7', expected 'v1'" in run.stderr
+    assert cluster.state()["services"]["model"] == "blue"
+    missing = cluster.run("deploy", "--params", str(params), "--version", "99", "--image", "x")
+    assert missing.returncode == 1 and "model v99 is not in" in missing.stderr, missing.describe()
