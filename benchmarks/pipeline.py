@@ -1,0 +1,180 @@
+"""Whole PR pipeline vs the estimator's own fit time, on a large sample: how much does the plumbing cost?
+
+    .venv/bin/python benchmarks/pipeline.py                  # 200k rows
+    .venv/bin/python benchmarks/pipeline.py --rows 50000 --json out.json
+
+In a temporary workspace (params.yaml from the repository, data regenerated at --rows, its own registry):
+
+1. setup, not timed: a champion is trained with a different learning rate and promoted;
+2. the pipeline as the PR workflow runs it: validate_data.py, train.py, evaluate.py, compare.py (against that
+   champion, 1,000 bootstrap resamples as in params.yaml), render_report.py, each a fresh process;
+3. the same pipeline in one process (scripts/run_pipeline.py, which reads the data once);
+4. the baseline, in this process: build_pipeline(params).fit on the same training split;
+5. (--detail) each piece of the work timed in this process, and each step's startup (`--help`): where time goes.
+
+Prints the time of each step, both totals and their ratios to the bare fit (goal: <= 1.3).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS = [
+    ("validate_data.py", []),
+    ("train.py", []),
+    ("evaluate.py", []),
+    ("compare.py", []),
+    ("render_report.py", []),
+]
+GOAL = 1.3
+
+
+def run(workspace: Path, script: str, *args: str) -> float:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], cwd=workspace,
+                          capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise click.ClickException(f"{script} failed:\n{done.stderr}")
+    return elapsed
+
+
+def make_workspace(workspace: Path, rows: int) -> None:
+    from ml.sample_data import write_churn_csv
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["data"] = {"path": "data/churn.csv"}
+    raw["registry"] = {"backend": "local", "path": "registry"}
+    (workspace / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    (workspace / "data").mkdir()
+    write_churn_csv(workspace / "data" / "churn.csv", rows)
+    champion = dict(raw, model={**raw["model"], "params": {**raw["model"]["params"], "learning_rate": 0.05}})
+    (workspace / "champion.yaml").write_text(yaml.safe_dump(champion, sort_keys=False))
+
+
+def promote_champion(workspace: Path) -> None:
+    args = ["--params", "champion.yaml", "--model-dir", "artifacts/champion"]
+    run(workspace, "train.py", *args)
+    run(workspace, "compare.py", *args, "--out", "reports/champion.json")
+    run(workspace, "promote.py", *args, "--comparison", "reports/champion.json")
+
+
+def bare_fit(workspace: Path) -> tuple[float, int]:
+    """The estimator's own fit on the training split the pipeline uses, data already in memory."""
+    from ml.dataset import load_dataset
+    from ml.model import build_pipeline
+    from ml.params import parse_params
+
+    params = parse_params(yaml.safe_load((workspace / "params.yaml").read_text()), workspace)
+    dataset = load_dataset(params)
+    model = build_pipeline(params)
+    started = time.perf_counter()
+    model.fit(dataset.X_train, dataset.y_train)
+    return time.perf_counter() - started, len(dataset.y_train)
+
+
+def startup(workspace: Path, script: str) -> float:
+    """What a step pays before it does anything: the interpreter and its imports (`--help` stops right there)."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--help"], cwd=workspace, check=True,
+                   capture_output=True)
+    return time.perf_counter() - started
+
+
+def breakdown(workspace: Path) -> dict[str, float]:
+    """Where the time goes, piece by piece, in this process (imports already paid)."""
+    from ml.bootstrap import paired_delta_samples
+    from ml.bundle import load_bundle, save_bundle
+    from ml.data import read_table
+    from ml.dataset import dataset_from_frame
+    from ml.evaluate import evaluate, predict
+    from ml.fileio import sha256_file
+    from ml.model import build_pipeline
+    from ml.params import parse_params
+    from ml.validation import validate_frame
+
+    params = parse_params(yaml.safe_load((workspace / "params.yaml").read_text()), workspace)
+    pieces: dict[str, float] = {}
+
+    def timed(label: str, work):
+        started = time.perf_counter()
+        result = work()
+        pieces[label] = time.perf_counter() - started
+        return result
+
+    frame = timed("read CSV", lambda: read_table(params.data_path))
+    timed("validate (pandera)", lambda: validate_frame(frame, params))
+    sha = timed("sha256 of the data", lambda: sha256_file(params.data_path))
+    dataset = timed("split + model frame", lambda: dataset_from_frame(frame, params, sha))
+    model = build_pipeline(params)
+    timed("fit", lambda: model.fit(dataset.X_train, dataset.y_train))
+    timed("save bundle", lambda: save_bundle(model, {}, workspace / "artifacts" / "breakdown"))
+    champion, _ = timed("load + verify champion", lambda: load_bundle(workspace / "registry" / "v1"))
+    challenger_out = timed("predict challenger (holdout)", lambda: predict(model, dataset.X_holdout, params))
+    champion_out = timed("predict champion (holdout)", lambda: predict(champion, dataset.X_holdout, params))
+    timed("metrics + confusion matrix", lambda: evaluate(model, dataset.X_holdout, dataset.y_holdout, params))
+    names = list(evaluate(model, dataset.X_holdout[:100], dataset.y_holdout[:100], params)["metrics"])
+    timed(f"paired bootstrap ({params.gate.bootstrap_resamples} resamples)",
+          lambda: paired_delta_samples(dataset.y_holdout, champion_out, challenger_out, params.task, names,
+                                       params.gate.bootstrap_resamples, params.seed))
+    return pieces
+
+
+@click.command()
+@click.option("--rows", default=200_000, show_default=True, help="Rows of the generated churn sample.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the numbers here.")
+@click.option("--detail/--no-detail", default=True, show_default=True,
+              help="Also time each piece (read, validate, fit, predict, bootstrap…) in this process.")
+def main(rows: int, json_out: str | None, detail: bool) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as scratch:
+        workspace = Path(scratch)
+        click.echo(f"setup: {rows} rows, champion trained and promoted (not timed) …")
+        make_workspace(workspace, rows)
+        promote_champion(workspace)
+
+        steps = {script: run(workspace, script, *args) for script, args in STEPS}
+        pipeline = sum(steps.values())
+        one_process = run(workspace, "run_pipeline.py")
+        fit_seconds, train_rows = bare_fit(workspace)
+        train_fit = json.loads((workspace / "artifacts" / "model" / "metadata.json").read_text())["fit_seconds"]
+        startups = {script: startup(workspace, script) for script, _ in STEPS}
+        decision = json.loads((workspace / "reports" / "comparison.json").read_text())["decision"]
+        pieces = breakdown(workspace) if detail else {}
+
+    results = {
+        "rows": rows, "train_rows": train_rows, "cores": os.cpu_count(), "steps": steps,
+        "pipeline_seconds": pipeline, "one_process_seconds": one_process, "fit_seconds": fit_seconds,
+        "fit_seconds_inside_train_py": train_fit, "startup_seconds": startups, "breakdown": pieces,
+        "ratio": pipeline / fit_seconds, "one_process_ratio": one_process / fit_seconds, "decision": decision,
+    }
+    click.echo(f"\nwhole pipeline on {rows} rows ({os.cpu_count()} cores), compare decision: {decision}")
+    click.echo(f"  {'step':<18} {'total':>7}   of which startup + imports")
+    for script, seconds in steps.items():
+        click.echo(f"  {script:<18} {seconds:7.2f} s {startups[script]:7.2f} s")
+    if pieces:
+        click.echo("where the time goes (in-process, imports paid):")
+        for label, seconds in pieces.items():
+            click.echo(f"  {label:<36} {seconds:7.2f} s")
+    click.echo(f"pipeline, one process per step   {pipeline:7.2f} s")
+    click.echo(f"pipeline, one process            {one_process:7.2f} s  (scripts/run_pipeline.py)")
+    click.echo(f"estimator fit alone              {fit_seconds:7.2f} s  ({train_rows} training rows; "
+               f"train.py's own fit: {train_fit:.2f} s)")
+    for label, ratio in (("per-step scripts", results["ratio"]), ("one process", results["one_process_ratio"])):
+        verdict = "meets" if ratio <= GOAL else "misses"
+        click.echo(f"ratio pipeline / fit ({label}): {ratio:.2f} ({verdict} the goal of <= {GOAL})")
+    if json_out:
+        Path(json_out).write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
