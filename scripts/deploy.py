@@ -31,7 +31,7 @@ def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True, envvar="DEPLOY_BACKEND",
                      help="host: uvicorn processes + nginx; compose: containers + nginx (a VM); kubernetes: kubectl."),
         click.option("--server-image", default="model-server:base", show_default=True,
-                     help="compose: the model server image (the bundle is mounted into it)."),
+                     help="compose: the model server image (the bundle is mounted into it); deploy --image wins."),
         click.option("--state-dir", default=".deploy", show_default=True, type=click.Path(file_okay=False),
                      envvar="DEPLOY_STATE_DIR", help="Deploy state, lock, nginx prefix and slot copies."),
         click.option("--listen-port", default=8080, show_default=True, help="host: nginx port users call."),
@@ -74,7 +74,7 @@ def make_backend(opts: dict[str, Any]) -> Backend:
     if opts["backend"] == "compose":
         from ml.deploy.compose import ComposeBackend
 
-        return ComposeBackend(settings, image=opts["server_image"])
+        return ComposeBackend(settings, image=opts.get("image") or opts["server_image"])
     return HostBackend(settings)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from ml.deploy import http
 from ml.deploy.backend import Backend
 from ml.deploy.errors import DeployError
-from ml.deploy.nginx import Nginx
+from ml.deploy.nginx import Nginx, detached_environ
 from ml.deploy.state import COLOURS
 
 EDGE_SHUTDOWN_TIMEOUT = 30
@@ -139,8 +139,8 @@ class HostBackend(Backend):
             "--timeout-keep-alive", "30", "--timeout-graceful-shutdown", str(self.settings.shutdown_timeout),
             "--no-access-log"]
         command += ["--port", str(self.port(colour))]
-        env = {**os.environ, "MODEL_DIR": str(bundle), "PARAMS": str(Path(self.settings.params_path).resolve()),
-               **dict(self.settings.extra_env)}
+        env = {**detached_environ(), "MODEL_DIR": str(bundle),
+               "PARAMS": str(Path(self.settings.params_path).resolve()), **dict(self.settings.extra_env)}
         log = open(slot / "server.log", "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
             process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,

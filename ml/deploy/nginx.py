@@ -31,6 +31,12 @@ _LIVE_MARK = re.compile(r"^# live: (blue|green)$", re.MULTILINE)
 _TMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
+def detached_environ() -> dict[str, str]:
+    """The environment for processes that must outlive the deploy: a GitHub Actions runner kills every process
+    carrying its RUNNER_TRACKING_ID when the job ends, which would take nginx and the slots down with it."""
+    return {k: v for k, v in os.environ.items() if k != "RUNNER_TRACKING_ID"}
+
+
 def _warn(message: str) -> None:
     print(message, file=sys.stderr)
 
@@ -74,7 +80,7 @@ class Nginx:
     def _run(self, *args: str) -> subprocess.CompletedProcess:
         cmd = [self.binary or find_nginx(), "-p", str(self.prefix), "-c", str(self.conf),
                "-e", str(self.prefix / "error.log"), *args]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False, env=detached_environ())
 
     def render(self) -> bool:
         text = (TEMPLATES / f"{self.template}.conf.template").read_text(encoding="utf-8")
