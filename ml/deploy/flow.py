@@ -178,6 +178,8 @@ def rollback(backend: Backend, state_dir: Path, settings: DeploySettings, log: L
     """Switch back to the other slot's version (restarting it first if it was stopped)."""
     with deploy_lock(state_dir, settings.lock_wait_seconds):
         state = load_state(state_dir)
+        if not state.slots and not state.pending:
+            raise DeployError("nothing to roll back to: nothing was deployed with this state directory")
         backend.prepare()
         recover(backend, state, log)
         live = state.live

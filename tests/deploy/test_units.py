@@ -153,3 +153,14 @@ def test_bake_refuses_metrics_without_a_latency_histogram():
 def test_quantile_reads_cumulative_buckets():
     buckets = {0.001: 10.0, 0.01: 90.0, 0.1: 100.0, float("inf"): 100.0}
     assert quantile(buckets, 0.5) == 0.01 and quantile(buckets, 0.95) == 0.1 and quantile({}, 0.5) is None
+
+
+def test_cli_refuses_ambiguous_or_impossible_requests_in_one_line(tmp_path):
+    from tests.conftest import assert_one_line_error, run_script
+
+    state = ("--state-dir", str(tmp_path / "state"))
+    assert_one_line_error(run_script("deploy.py", "deploy", *state, cwd=tmp_path), "exactly one of --model-dir")
+    assert_one_line_error(run_script("deploy.py", "down", "--backend", "kubernetes", *state, cwd=tmp_path),
+                          "down is for the host")
+    assert_one_line_error(run_script("deploy.py", "rollback", *state, cwd=tmp_path), "nothing to roll back to")
+    assert not (tmp_path / "state" / "nginx-router").exists()  # refused before starting anything
