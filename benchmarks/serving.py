@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/serving.py [--requests 4000] [--clients 16] [--model-dir DIR] [--json out.json]
 
-Every server runs as its own uvicorn process with one worker on 127.0.0.1; the load generator is a bounded
+Every server runs as its own uvicorn process with one worker and one OpenMP thread on 127.0.0.1 (MLServer with
+parallel_workers=0: inference in the server process, its fastest set-up here); the load generator is a bounded
 asyncio HTTP/1.1 client in this process (keep-alive connections, pre-encoded requests, one request in flight
 per connection). Measured:
 
@@ -98,7 +99,10 @@ class Server:
                  predict_path: str, port: int):
         self.name, self.port, self.predict_path = name, port, predict_path
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)  # noqa: SIM115
-        self.process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env}, stdout=self.log,
+        # One OpenMP thread everywhere, as this server's model thread uses: on two cores shared with the load
+        # generator, OpenMP threads spinning in every predict call cost the baselines far more than they give.
+        env = {**os.environ, "OMP_NUM_THREADS": "1", **env}
+        self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=self.log,
                                         stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT
         while http_get(ready_url) != 200:
