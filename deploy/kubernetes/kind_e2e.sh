@@ -17,6 +17,7 @@ STATE="$WORK/state"
 cleanup() {
   if [ -z "${KEEP_CLUSTER:-}" ]; then kind delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
+  if [ -n "${BUILT_MODEL_DIR:-}" ]; then rm -rf model; fi
 }
 trap cleanup EXIT
 
@@ -72,11 +73,16 @@ with open(work / "broken" / "model" / ARTIFACT, "ab") as handle:
     handle.write(b"tampered")
 PY
 
-step "images"
-docker build -t model-server:base .
+step "images (the root Dockerfile, one per model version, as the release workflow builds them)"
+if [ -e model ]; then echo "./model exists: move it away first (this script builds images from ./model)" >&2; exit 1; fi
+BUILT_MODEL_DIR=1
 for name in v1 v2 broken; do
-  docker build -t "model-server:$name" -f deploy/kubernetes/model.Dockerfile "$WORK/$name"
+  version=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["version"])' "$WORK/$name/model/metadata.json")
+  rm -rf model
+  cp -r "$WORK/$name/model" model
+  docker build --build-arg "MODEL_VERSION=v$version" -t "model-server:$name" .
 done
+rm -rf model
 docker tag model-server:v1 model-server:latest
 
 step "cluster"

@@ -139,7 +139,9 @@ class HostBackend(Backend):
             "--timeout-keep-alive", "30", "--timeout-graceful-shutdown", str(self.settings.shutdown_timeout),
             "--no-access-log"]
         command += ["--port", str(self.port(colour))]
-        env = {**detached_environ(), "MODEL_DIR": str(bundle),
+        # MODEL_VERSION empty: the slot serves exactly MODEL_DIR (a MODEL_VERSION inherited from a workflow's
+        # environment would make the server refuse any other version, e.g. on rollback).
+        env = {**detached_environ(), "MODEL_DIR": str(bundle), "MODEL_VERSION": "",
                "PARAMS": str(Path(self.settings.params_path).resolve()), **dict(self.settings.extra_env)}
         log = open(slot / "server.log", "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
