@@ -20,6 +20,8 @@ from ml.fileio import sha256_file, write_json_atomic
 ARTIFACT = "model.joblib"
 METADATA = "metadata.json"
 CARD = "model_card.md"
+REFERENCE = "reference.json"  # drift reference statistics of the training data (ml.drift.reference)
+FILES = (ARTIFACT, METADATA, CARD, REFERENCE)
 
 
 def read_metadata(bundle_dir: str | Path) -> dict[str, Any]:
@@ -65,12 +67,15 @@ def load_bundle(bundle_dir: str | Path) -> tuple[Any, dict[str, Any]]:
     return model, metadata
 
 
-def save_bundle(model: Any, metadata: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
-    """Write artifact + metadata into out_dir, replacing it whole so readers never see a mix."""
+def save_bundle(model: Any, metadata: dict[str, Any], out_dir: str | Path,
+                json_files: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write artifact + metadata (+ extra JSON files) into out_dir, replacing it whole so readers never see a mix."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
+        for name, payload in (json_files or {}).items():
+            write_json_atomic(staging / name, payload)
         joblib.dump(model, staging / ARTIFACT)
         metadata = {**metadata, "artifact": ARTIFACT, "artifact_sha256": sha256_file(staging / ARTIFACT)}
         write_metadata(staging, metadata)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn import metrics as skm
 
 MAXIMIZE, MINIMIZE = "maximize", "minimize"
 
@@ -26,6 +25,7 @@ def _binary(proba: np.ndarray) -> bool:
 
 def classification_scores(y_true, y_pred, proba: np.ndarray, classes) -> dict[str, float]:
     """Scalar classification metrics; binary metrics use the last class as the positive one."""
+    from sklearn import metrics as skm  # lazily: params loading imports this module, and jobs like drift never score
     y_true = np.asarray(y_true)
     binary = _binary(proba)
     average = "binary" if binary else "macro"
@@ -53,6 +53,7 @@ def classification_scores(y_true, y_pred, proba: np.ndarray, classes) -> dict[st
 
 
 def regression_scores(y_true, y_pred) -> dict[str, float]:
+    from sklearn import metrics as skm
     return {
         "rmse": float(np.sqrt(skm.mean_squared_error(y_true, y_pred))),
         "mae": float(skm.mean_absolute_error(y_true, y_pred)),
@@ -61,5 +62,6 @@ def regression_scores(y_true, y_pred) -> dict[str, float]:
 
 
 def confusion(y_true, y_pred, classes) -> dict:
+    from sklearn import metrics as skm
     matrix = skm.confusion_matrix(y_true, y_pred, labels=list(classes))
     return {"labels": [str(c) for c in classes], "matrix": matrix.tolist()}

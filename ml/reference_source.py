@@ -9,10 +9,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from ml.bundle import REFERENCE as REFERENCE_FILE
 from ml.dvc_data import ensure_data
 from ml.params import Params
-
-REFERENCE_FILE = "reference.json"
 
 
 def materialize_reference(model_dir: Path, params: Params, out_dir: Path) -> Path:

@@ -13,10 +13,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ml.bundle import load_bundle, save_bundle
+from ml.bundle import REFERENCE, load_bundle, save_bundle
 from ml.compare import compare
 from ml.data import read_table
 from ml.dataset import Dataset, dataset_from_frame, load_dataset
+from ml.drift import build_reference, model_scores
 from ml.errors import DataError, MLOpsError
 from ml.evaluate import evaluate
 from ml.fileio import remove_outputs, sha256_file, write_json_atomic, write_text_atomic
@@ -53,10 +54,12 @@ def validate_step(params: Params, reports_dir: Path) -> Dataset:
 
 
 def train_step(params: Params, model_dir: Path, dataset: Dataset | None = None) -> dict:
+    """Fit, then store the bundle with the drift reference of its training data, so drift jobs need no data."""
     shutil.rmtree(model_dir, ignore_errors=True)
     dataset = dataset or load_dataset(params)
     model, metadata = fit(dataset, params)
-    return save_bundle(model, metadata, model_dir)
+    reference = build_reference(dataset.X_train, model_scores(model, dataset.X_train, params.task), params)
+    return save_bundle(model, metadata, model_dir, json_files={REFERENCE: reference})
 
 
 def evaluate_step(params: Params, model_dir: Path, out: Path, dataset: Dataset | None = None) -> dict:

@@ -15,14 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ml.bundle import ARTIFACT, CARD, METADATA, replace_dir, verify_artifact
+from ml.bundle import ARTIFACT, CARD, METADATA, REFERENCE, replace_dir, verify_artifact
 from ml.errors import IntegrityError, RegistryError
 from ml.github import releases
 from ml.github.client import GitHubClient
 from ml.github.errors import GitHubError
 from ml.registry.base import ModelVersion, Registry
 
-REFERENCE = "reference.json"
 CONTENT_TYPES = {ARTIFACT: "application/octet-stream", METADATA: "application/json", CARD: "text/markdown",
                  REFERENCE: "application/json"}
 REQUIRED = (ARTIFACT, METADATA, CARD)

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ml.bundle import ARTIFACT, CARD, METADATA, read_metadata, verify_artifact
+from ml.bundle import FILES, METADATA, read_metadata, verify_artifact
 from ml.errors import RegistryError
 from ml.fileio import write_json_atomic
 from ml.registry.base import ModelVersion, Registry
@@ -74,7 +74,7 @@ class LocalRegistry(Registry):
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".publish-"))
         try:
-            for name in (ARTIFACT, METADATA, CARD):
+            for name in FILES:
                 if (bundle_dir / name).is_file():
                     shutil.copy2(bundle_dir / name, staging / name)
             verify_artifact(staging)
