@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import assert_ok
 from tests.deploy.bundles import golden, tamper_artifact, unservable_golden
-from tests.deploy.hostenv import assert_all_new_after
+from tests.deploy.hostenv import assert_all_new_after, epoch
 from tests.deploy.loadgen import LoadGenerator
 
 pytestmark = pytest.mark.slow
@@ -69,6 +69,17 @@ def test_a_bad_model_never_takes_traffic(live_env, load, name, spoil, extra, nee
     message = refused(live_env.deploy(bundle, "--ready-timeout", "20", *extra), *needles)
     assert f"traffic stays on {live_before} ({version_before})" in message
     assert live_env.last_event()["result"] == "refused"
+    still_serving(live_env, load, version_before)
+
+
+def test_a_failed_bake_switches_back_automatically(live_env, load):
+    version_before = live_version(live_env)
+    message = refused(live_env.deploy(live_env.bundle(6), "--max-p95-ms", "0.0001"),
+                      f"v6 rolled back to {live_env.state()['live']} ({version_before})", "bake failed", "p95")
+    event = live_env.last_event()
+    assert event["result"] == "rolled back" and "switched_back_at" in event, message
+    assert live_version(live_env) == version_before
+    assert_all_new_after(load, epoch(event["switched_back_at"]), time.time(), version_before, settle=0.0)
     still_serving(live_env, load, version_before)
 
 
