@@ -1,7 +1,8 @@
 """The whole local lifecycle on the embedded sample, exactly as the workflows run it: `make demo`.
 
 Round 1 trains a model and promotes it as the first champion; round 2 changes a hyperparameter and is judged
-against that champion. It runs in its own registry (artifacts/demo/registry) so it never touches yours.
+against that champion; then the scheduled drift job checks a simulated production batch that has drifted and shows
+the issue it would file. It runs in its own registry (artifacts/demo/registry) so it never touches yours.
 """
 
 from __future__ import annotations
@@ -55,6 +56,21 @@ def pr_round(name: str, params: str) -> Path:
     return reports
 
 
+def drift_round(params: str) -> Path:
+    """The drift job on a simulated production batch with a mean shift, a new category and a null spike."""
+    click.secho("\n== The scheduled drift job, on a simulated production batch that drifted", bold=True)
+    champion = DEMO / "champion"
+    step("fetch_model.py", "--params", params, "--dest", str(champion))
+    batch = str(DEMO / "production.jsonl")
+    step("simulate_production.py", "--params", params, "--reference", "data/churn.csv", "--out", batch,
+         "--rows", "2000", "--shift-mean", "tenure_months=1.0", "--new-category", "contract=0.05",
+         "--null-spike", "region=0.2", "--model-dir", str(champion))
+    out = REPORTS / "drift"
+    step("detect_drift.py", "--params", params, "--reference", str(champion / "reference.json"),
+         "--current", batch, "--out", str(out), "--model-dir", str(champion))
+    return out
+
+
 @click.command()
 def main() -> None:
     started = time.perf_counter()
@@ -65,13 +81,19 @@ def main() -> None:
     step("get_data.py")
     first = pr_round("round-1", write_params("round-1", base))
     rate = base["model"]["params"].get("learning_rate", 0.1)
-    second = pr_round("round-2", write_params("round-2", base, learning_rate=rate / 2, max_iter=400))
-    click.secho("\n== Reports", bold=True)
-    for reports in (first, second):
-        click.echo(f"  {reports / 'pr_comment.md'}  (the PR comment)")
-    click.echo(f"  {DEMO / 'registry'}  (the demo's model registry)")
-    click.echo(f"\nDone in {time.perf_counter() - started:.0f}s. The round-2 PR comment:\n")
+    round_two = write_params("round-2", base, learning_rate=rate / 2, max_iter=400)
+    second = pr_round("round-2", round_two)
+    drift = drift_round(round_two)
+    click.secho("\n== The round-2 PR comment", bold=True)
     click.echo((second / "pr_comment.md").read_text())
+    click.secho("== The drift issue the scheduled job would open", bold=True)
+    click.echo((drift / "drift.md").read_text())
+    click.secho("== Reports", bold=True)
+    for reports in (first, second):
+        click.echo(f"  {reports / 'pr_comment.md'}  (PR comment), {reports / 'job_summary.md'}  (job summary)")
+    click.echo(f"  {drift / 'drift.html'}  (drift report; open it in a browser), {drift / 'drift.json'}")
+    click.echo(f"  {DEMO / 'registry'}  (the demo's model registry, with model cards)")
+    click.echo(f"\nDone in {time.perf_counter() - started:.0f}s.")
 
 
 if __name__ == "__main__":
