@@ -111,6 +111,15 @@ class Server:
                 raise RuntimeError(f"{name} did not become ready; log: {self.log.name}")
             time.sleep(0.2)
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the server process has used (Linux): per-request cost that a busy machine inflates less
+        than throughput."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -265,9 +274,11 @@ async def _load(port: int, requests: list[bytes], total: int, clients: int) -> d
             "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]}
 
 
-def load(port: int, path: str, bodies: list[bytes], total: int, clients: int) -> dict[str, float]:
+def load(port: int, path: str, bodies: list[bytes], total: int, clients: int,
+         warm_up: bool = True) -> dict[str, float]:
     requests = [http_request(port, path, body) for body in bodies]
-    asyncio.run(_load(port, requests, max(clients, total // 10), clients))  # warm-up
+    if warm_up:
+        asyncio.run(_load(port, requests, max(clients, total // 10), clients))
     return asyncio.run(_load(port, requests, total, clients))
 
 
@@ -363,13 +374,19 @@ def main() -> None:
         def measure(server: Server, server_bodies: list[bytes], total: int) -> None:
             try:
                 check_answer(server.port, server.predict_path, server_bodies[0], probability)
-                result = load(server.port, server.predict_path, server_bodies, total, args.clients)
+                load(server.port, server.predict_path, server_bodies, max(args.clients, total // 10), args.clients)
+                cpu_before = server.cpu_seconds()
+                result = load(server.port, server.predict_path, server_bodies, total, args.clients, warm_up=False)
+                cpu_after = server.cpu_seconds()
             finally:
                 server.stop()
+            if cpu_before is not None and cpu_after is not None:
+                result["server_cpu_ms_per_request"] = 1000 * (cpu_after - cpu_before) / result["requests"]
             results["servers"][server.name] = result
+            cpu = result.get("server_cpu_ms_per_request")
             print(f"{server.name:28} {result['rps']:8.0f} req/s   p50 {result['p50_ms']:6.2f} ms   "
-                  f"p99 {result['p99_ms']:6.2f} ms   ({result['requests']} requests, {result['failures']} failed)",
-                  flush=True)
+                  f"p99 {result['p99_ms']:6.2f} ms   server CPU {'n/a' if cpu is None else f'{cpu:.3f}'} ms/request"
+                  f"   ({result['requests']} requests, {result['failures']} failed)", flush=True)
 
         print(f"single records, {args.clients} concurrent clients, {os.cpu_count()} cores:", flush=True)
         server = start_ours("this server", model_dir, params_path, workdir / "predictions")
@@ -394,16 +411,24 @@ def main() -> None:
               f"{batch['in_process_rows_per_s']:.0f} rows/s in-process predict_proba ({batch['ratio']:.0%})")
 
         ours = results["servers"]["this server"]
+        uptime = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else None
+        results["load_average"] = uptime
         ratios = {"p99_ms": ours["p99_ms"],
                   "log_cost": 1 - ours["rps"] / results["servers"]["this server, no pred. log"]["rps"],
                   "vs_naive": ours["rps"] / results["servers"]["naive FastAPI"]["rps"],
                   "batch_vs_in_process": batch["ratio"]}
         if "MLServer sklearn" in results["servers"]:
             ratios["vs_mlserver"] = ours["rps"] / results["servers"]["MLServer sklearn"]["rps"]
+        for name, other in results["servers"].items():
+            if other.get("server_cpu_ms_per_request") and ours.get("server_cpu_ms_per_request"):
+                ratios[f"cpu_per_request_{name}_vs_ours"] = (other["server_cpu_ms_per_request"]
+                                                             / ours["server_cpu_ms_per_request"])
         results["ratios"] = ratios
         print("goals: vs naive {vs_naive:.1f}x (>= 10x), vs MLServer {mls} (>= 2x), p99 {p99_ms:.1f} ms (<= 25), "
               "batch {batch_vs_in_process:.0%} of in-process (>= 50%), prediction log costs {log_cost:.1%} "
               "(< 10%)".format(**ratios, mls=f"{ratios['vs_mlserver']:.1f}x" if "vs_mlserver" in ratios else "n/a"))
+        print(f"load average during the run (1, 5, 15 min): {uptime}; other processes on the machine skew "
+              "throughput and latency, the server CPU per request less so")
         if args.json:
             args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     finally:
