@@ -57,7 +57,7 @@ CASES = [
     BadParams("target is a feature", _set("target", "contract"), ("target 'contract'",)),
     BadParams("no features", _set("features", {}), ("'features'",)),
     BadParams("unknown feature type", _set("features.tenure_months.type", "integer"),
-              ("'features.tenure_months.type'", "integer"), cli=True),
+              ("'features.tenure_months.type'", "integer")),
     BadParams("feature spec not a mapping", _set("features.region", "category"), ("'features.region'",)),
     BadParams("unknown feature key", _set("features.region.colour", "red"), ("'features.region.colour'",)),
     BadParams("min above max", _set("features.monthly_charges.min", 500), ("'features.monthly_charges.min'",)),
@@ -67,7 +67,7 @@ CASES = [
               ("'features.region.values'",)),
     BadParams("nullable not a bool", _set("features.region.nullable", "sometimes"), ("'features.region.nullable'",)),
     BadParams("model class not importable", _set("model.class", "sklearn.ensemble.NoSuchForest"),
-              ("'model.class'", "NoSuchForest"), cli=True),
+              ("'model.class'", "NoSuchForest")),
     BadParams("model class not dotted", _set("model.class", "RandomForest"), ("'model.class'",)),
     BadParams("model class not an estimator", _set("model.class", "os.path.join"), ("'model.class'",)),
     BadParams("regressor for classification", _set("model.class", "sklearn.linear_model.Ridge"),
@@ -76,17 +76,17 @@ CASES = [
               cli=True),
     BadParams("bad hyperparameter value", _set("model.params.learning_rate", -1),
               ("'model.params'", "learning_rate"), cli=True),
-    BadParams("test_size out of range", _set("split.test_size", 0.9), ("'split.test_size'", "0.9"), cli=True),
+    BadParams("test_size out of range", _set("split.test_size", 0.9), ("'split.test_size'", "0.9")),
     BadParams("test_size not a number", _set("split.test_size", "20%"), ("'split.test_size'",)),
     BadParams("negative seed", _set("split.seed", -1), ("'split.seed'",)),
     BadParams("primary metric of the other task", _set("metrics.primary.name", "rmse"),
-              ("'metrics.primary.name'", "rmse"), cli=True),
+              ("'metrics.primary.name'", "rmse")),
     BadParams("wrong direction", _set("metrics.primary.direction", "minimize"), ("'metrics.primary.direction'",)),
     BadParams("unknown guardrail", _set("metrics.guardrails.speed", 0.1), ("guardrail 'speed'",)),
     BadParams("negative guardrail", _set("metrics.guardrails.recall", -0.1), ("guardrail 'recall'",)),
     BadParams("guardrail not a number", _set("metrics.guardrails.recall", "small"),
               ("'metrics.guardrails.recall'",)),
-    BadParams("confidence above 1", _set("gate.confidence", 1.5), ("'gate.confidence'",), cli=True),
+    BadParams("confidence above 1", _set("gate.confidence", 1.5), ("'gate.confidence'",)),
     BadParams("too few resamples", _set("gate.bootstrap_resamples", 10), ("'gate.bootstrap_resamples'",)),
     BadParams("resamples not a number", _set("gate.bootstrap_resamples", "many"), ("'gate.bootstrap_resamples'",)),
     BadParams("significance not a bool", _set("gate.require_significance", "yes please"),
@@ -133,17 +133,22 @@ CLI_CASES = [case for case in CASES if case.cli]
 
 
 def test_bad_params_through_train(workspace: Workspace) -> None:
-    """train.py: one line naming the key, and the previous run's model directory is gone."""
+    """train.py: one line naming the key (or the file), and the previous run's model directory is gone."""
     ws = workspace
+    files = {f"params-{i}.yaml": json.dumps(_bad(case)) for i, case in enumerate(CLI_CASES)}  # JSON is YAML
+    files["broken.yaml"] = "features:\n  a: {type: int\n"
+    expected = [case.says for case in CLI_CASES] + [("broken.yaml", "not valid YAML at line"),
+                                                    ("nope.yaml", "not found")]
     calls = []
-    for i, case in enumerate(CLI_CASES):
-        (ws.root / f"params-{i}.yaml").write_text(json.dumps(_bad(case)))  # JSON is YAML
+    for i, name in enumerate([*files, "nope.yaml"]):
+        if name in files:
+            (ws.root / name).write_text(files[name])
         (ws.root / f"model-{i}").mkdir()
         (ws.root / f"model-{i}" / "model.joblib").write_bytes(b"an older model")
-        calls.append(("train.py", ["--params", f"params-{i}.yaml", "--model-dir", f"model-{i}"], ws.root))
-    for i, (run, case) in enumerate(zip(run_scripts(calls), CLI_CASES, strict=True)):
-        assert_one_line_error(run, *case.says)
-        assert not (ws.root / f"model-{i}").exists(), f"{case.name}: train.py left the older model behind"
+        calls.append(("train.py", ["--params", name, "--model-dir", f"model-{i}"], ws.root))
+    for i, (run, says) in enumerate(zip(run_scripts(calls), expected, strict=True)):
+        assert_one_line_error(run, *says)
+        assert not (ws.root / f"model-{i}").exists(), f"{run.args}: train.py left the older model behind"
 
 
 def test_bad_params_leave_no_stale_reports(workspace: Workspace) -> None:
@@ -157,12 +162,3 @@ def test_bad_params_leave_no_stale_reports(workspace: Workspace) -> None:
     for run in run_scripts([(script, [], ws.root) for script in ("validate_data.py", "evaluate.py", "compare.py")]):
         assert_one_line_error(run, "'metrics.primary.name'")
     assert [path.name for path in stale if path.exists()] == []
-
-
-def test_missing_and_invalid_params_file_through_a_script(workspace: Workspace) -> None:
-    ws = workspace
-    (ws.root / "broken.yaml").write_text("features:\n  a: {type: int\n")
-    missing, broken = run_scripts([("validate_data.py", ["--params", "nope.yaml"], ws.root),
-                                   ("validate_data.py", ["--params", "broken.yaml"], ws.root)])
-    assert_one_line_error(missing, "nope.yaml", "not found")
-    assert_one_line_error(broken, "broken.yaml", "not valid YAML at line")
