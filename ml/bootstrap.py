@@ -9,6 +9,7 @@ per-resample sorting.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +26,24 @@ def resample_counts(idx: np.ndarray, n: int) -> np.ndarray:
     b = idx.shape[0]
     flat = (idx + np.arange(b)[:, None] * n).ravel()
     return np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
+
+
+def _once_per_block(compute: Callable[[np.ndarray], Any]) -> Callable[[np.ndarray], Any]:
+    """compute(counts), evaluated once per block however many metrics of the block ask for it."""
+    last: list = [None, None]
+
+    def cached(counts: np.ndarray) -> Any:
+        if last[0] is not counts:  # identity, not id(): holding the block keeps its id from being reused
+            last[:] = counts, compute(counts)
+        return last[1]
+
+    return cached
+
+
+def _row_sums(*columns: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Resampled sums of per-row quantities: one matrix product per block (one pass over the counts) for all."""
+    stacked = np.column_stack(columns)
+    return _once_per_block(lambda counts: counts @ stacked)
 
 
 def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -62,13 +81,14 @@ def _binary_fns(y: np.ndarray, out: Outputs) -> dict[str, SampleFn]:
     row_brier = (score - actual) ** 2
     correct = (out.predictions == y).astype(float)
     true_pos = predicted * actual
+    sums = _row_sums(correct, true_pos, predicted, actual, row_log_loss, row_brier)
     return {
-        "accuracy": lambda c: c @ correct / n,
-        "precision": lambda c: _safe_ratio(c @ true_pos, c @ predicted),
-        "recall": lambda c: _safe_ratio(c @ true_pos, c @ actual),
-        "f1": lambda c: _safe_ratio(2 * (c @ true_pos), c @ predicted + c @ actual),
-        "log_loss": lambda c: c @ row_log_loss / n,
-        "brier": lambda c: c @ row_brier / n,
+        "accuracy": lambda c: sums(c)[:, 0] / n,
+        "precision": lambda c: _safe_ratio(sums(c)[:, 1], sums(c)[:, 2]),
+        "recall": lambda c: _safe_ratio(sums(c)[:, 1], sums(c)[:, 3]),
+        "f1": lambda c: _safe_ratio(2 * sums(c)[:, 1], sums(c)[:, 2] + sums(c)[:, 3]),
+        "log_loss": lambda c: sums(c)[:, 4] / n,
+        "brier": lambda c: sums(c)[:, 5] / n,
         "roc_auc": _weighted_auc(score, actual),
     }
 
@@ -76,15 +96,15 @@ def _binary_fns(y: np.ndarray, out: Outputs) -> dict[str, SampleFn]:
 def _regression_fns(y: np.ndarray, out: Outputs) -> dict[str, SampleFn]:
     n = len(y)
     err = out.predictions - y
-    squared, absolute = err**2, np.abs(err)
+    sums = _row_sums(err**2, np.abs(err), y, y**2)
 
     def r2(c: np.ndarray) -> np.ndarray:
-        total = c @ (y**2) - (c @ y) ** 2 / n
-        return 1 - _safe_ratio(c @ squared, total)
+        total = sums(c)[:, 3] - sums(c)[:, 2] ** 2 / n
+        return 1 - _safe_ratio(sums(c)[:, 0], total)
 
     return {
-        "rmse": lambda c: np.sqrt(c @ squared / n),
-        "mae": lambda c: c @ absolute / n,
+        "rmse": lambda c: np.sqrt(sums(c)[:, 0] / n),
+        "mae": lambda c: sums(c)[:, 1] / n,
         "r2": r2,
     }
 
@@ -93,17 +113,13 @@ def _generic_fns(y: np.ndarray, out: Outputs, task: str, names: list[str]) -> di
     """Fallback (multiclass): rebuild each resample's rows and score it with the regular metric functions."""
 
     rows_of = np.arange(len(y))
-    last: list = [None, None]  # (counts block, its per-resample scores): every metric of a block scores it once
 
     def scores(rows: np.ndarray) -> dict[str, float]:
         if task == "regression":
             return regression_scores(y[rows], out.predictions[rows])
         return classification_scores(y[rows], out.predictions[rows], out.probabilities[rows], out.classes)
 
-    def block_scores(counts: np.ndarray) -> list[dict[str, float]]:
-        if last[0] is not counts:  # identity, not id(): holding the block keeps its id from being reused
-            last[:] = counts, [scores(np.repeat(rows_of, row.astype(int))) for row in counts]
-        return last[1]
+    block_scores = _once_per_block(lambda counts: [scores(np.repeat(rows_of, row.astype(int))) for row in counts])
 
     def fn_for(name: str) -> SampleFn:
         return lambda c: np.array([resample[name] for resample in block_scores(c)])
