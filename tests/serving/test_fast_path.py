@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
 from threadpoolctl import threadpool_limits
 
-from ml.data import model_frame
+from ml.data import json_records, model_frame
 from ml.errors import IntegrityError
 from serving.compiled import SMALL_BATCH
 from serving.predictor import Predictor, sample_records
@@ -120,3 +120,23 @@ def test_sample_records_are_valid_requests(trained):
     records = sample_records(trained.params.features, 300)
     assert schema.batch(json.dumps({"instances": records})) == records
     assert any(schema.unseen(r) for r in records) and any(None in r.values() for r in records)
+
+
+def test_multi_class_labels_and_the_predicted_class_probability(trained, sample_csv):
+    from ml.model import build_pipeline
+    from ml.params import parse_params
+
+    raw = {**trained.params.raw, "target": "contract", "model": {
+        "class": "sklearn.ensemble.HistGradientBoostingClassifier", "params": {"max_iter": 30}}}
+    raw["features"] = {k: v for k, v in raw["features"].items() if k != "contract"}
+    params = parse_params(raw, trained.root)
+    frame = pd.read_csv(sample_csv)
+    pipeline = build_pipeline(params).fit(model_frame(frame, params), frame["contract"].to_numpy())
+    predictor = Predictor(pipeline, params)
+    assert predictor.path == "compiled" and not predictor.binary
+    records = json_records(model_frame(frame.head(200), params), params)
+    expected = pipeline.predict_proba(model_frame(frame.head(200), params))
+    outputs = predictor.predict(records)
+    assert outputs.predictions == pipeline.predict(model_frame(frame.head(200), params)).tolist()
+    assert set(outputs.predictions) <= {"month-to-month", "one-year", "two-year"}
+    np.testing.assert_allclose(outputs.probabilities, expected.max(axis=1), rtol=0, atol=1e-9)
