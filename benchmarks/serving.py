@@ -131,18 +131,22 @@ class Server:
         self.log.close()
 
 
+HTTP = {"implementation": "auto"}  # uvicorn's --http for this server and the naive app (auto: httptools if installed)
+
+
 def start_ours(name: str, model_dir: Path, params_path: Path, log_dir: Path | None) -> Server:
     port = free_port()
     env = {"MODEL_DIR": str(model_dir), "PARAMS": str(params_path), "PREDICTION_LOG_DIR": str(log_dir or "off")}
-    return Server(name, [PYTHON, "-m", "uvicorn", "serving.app:app", "--port", str(port), "--no-access-log"],
+    return Server(name, [PYTHON, "-m", "uvicorn", "serving.app:app", "--port", str(port), "--no-access-log",
+                         "--http", HTTP["implementation"]],
                   REPO, env, f"http://127.0.0.1:{port}/health/ready", "/predict", port)
 
 
 def start_naive(model_dir: Path, params_path: Path) -> Server:
     port = free_port()
     env = {"MODEL_DIR": str(model_dir), "PARAMS": str(params_path)}
-    return Server("naive FastAPI", [PYTHON, __file__, "--serve-naive", str(port)], REPO, env,
-                  f"http://127.0.0.1:{port}/health", "/predict", port)
+    return Server("naive FastAPI", [PYTHON, __file__, "--serve-naive", str(port), "--http", HTTP["implementation"]],
+                  REPO, env, f"http://127.0.0.1:{port}/health", "/predict", port)
 
 
 def naive_app():
@@ -341,14 +345,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20000, help="sample rows to train on when training")
     parser.add_argument("--skip-mlserver", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto",
+                        help="uvicorn's HTTP implementation for this server and the naive app")
     parser.add_argument("--serve-naive", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_naive:
         import uvicorn
 
-        uvicorn.run(naive_app(), host="127.0.0.1", port=args.serve_naive, log_level="warning", access_log=False)
+        uvicorn.run(naive_app(), host="127.0.0.1", port=args.serve_naive, log_level="warning", access_log=False,
+                    http=args.http)
         return
 
+    HTTP["implementation"] = args.http
     sys.path.insert(0, str(REPO))
     import joblib
     import pandas as pd
@@ -369,7 +377,7 @@ def main() -> None:
         pipeline = joblib.load(model_dir / "model.joblib")
         probability = float(pipeline.predict_proba(model_frame(pd.DataFrame([records[0]]), params))[0, -1])
         bodies = [json.dumps(r).encode() for r in records[:256]]
-        results: dict[str, Any] = {"cpus": os.cpu_count(), "clients": args.clients, "servers": {}}
+        results: dict[str, Any] = {"cpus": os.cpu_count(), "clients": args.clients, "http": args.http, "servers": {}}
 
         def measure(server: Server, server_bodies: list[bytes], total: int) -> None:
             try:
