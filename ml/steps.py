@@ -7,7 +7,6 @@ failure never leaves a stale report looking current.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,6 +20,7 @@ from ml.drift import build_reference, model_scores
 from ml.errors import DataError, MLOpsError
 from ml.evaluate import evaluate
 from ml.fileio import remove_outputs, sha256_file, write_json_atomic, write_text_atomic
+from ml.json_report import load_json_report
 from ml.params import Params
 from ml.registry import open_registry
 from ml.report import render_pr_report, render_validation
@@ -89,22 +89,13 @@ def compare_step(params: Params, model_dir: Path, out: Path, champion_dir: Path 
     return result
 
 
-def _load_report(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MLOpsError(f"{path}: not found; run the earlier steps first") from None
-    except ValueError:
-        raise MLOpsError(f"{path}: not valid JSON") from None
-
-
 def render_step(reports_dir: Path) -> tuple[Path, Path]:
     """Render pr_comment.md (with the sticky marker) and job_summary.md from the step reports."""
     comment, summary = reports_dir / "pr_comment.md", reports_dir / "job_summary.md"
     remove_outputs(comment, summary)
-    validation = _load_report(reports_dir / "validation.json")
-    metrics = _load_report(reports_dir / "metrics.json")
-    comparison = _load_report(reports_dir / "comparison.json")
+    validation = load_json_report(reports_dir / "validation.json", "validate_data.py")
+    metrics = load_json_report(reports_dir / "metrics.json", "evaluate.py")
+    comparison = load_json_report(reports_dir / "comparison.json", "compare.py")
     if metrics.get("artifact_sha256") != comparison.get("challenger", {}).get("artifact_sha256"):
         raise MLOpsError(f"{reports_dir}: metrics.json and comparison.json describe different models; "
                          "rerun the steps")

@@ -1,12 +1,11 @@
 """Register the gated challenger as the next champion version (atomic; refuses a rejected model unless forced)."""
 
-import json
 from pathlib import Path
 
 import click
 
 from ml.cli import one_line_errors, params_option
-from ml.errors import MLOpsError
+from ml.json_report import load_json_report
 from ml.params import load_params
 from ml.promote import promote
 from ml.registry import open_registry
@@ -21,12 +20,7 @@ from ml.registry import open_registry
 @one_line_errors
 def main(params_path: str, model_dir: str, comparison: str, force: bool, pull_request: int | None) -> None:
     params = load_params(params_path)
-    try:
-        decision = json.loads(Path(comparison).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MLOpsError(f"{comparison}: not found; run compare.py first") from None
-    except ValueError:
-        raise MLOpsError(f"{comparison}: not valid JSON") from None
+    decision = load_json_report(comparison, "compare.py")
     version = promote(Path(model_dir), decision, open_registry(params), force=force, pull_request=pull_request)
     click.echo(f"promoted {version.name}: it is now the champion")
 
