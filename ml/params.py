@@ -94,7 +94,8 @@ def _get(mapping: dict, key: str, where: str, kind: type | tuple[type, ...], def
     return value
 
 
-def _feature(name: str, spec: Any) -> Feature:
+def parse_feature(name: str, spec: Any) -> Feature:
+    """One entry of the features block (also used to rebuild a model's features from its metadata)."""
     where = f"features.{name}."
     if not isinstance(spec, dict):
         raise ParamsError(f"params.yaml: 'features.{name}' must be a mapping with a 'type'")
@@ -134,7 +135,7 @@ def parse_params(raw: Any, root: Path) -> Params:
     features_raw = _get(raw, "features", "", dict)
     if not features_raw:
         raise ParamsError("params.yaml: 'features' must list at least one feature")
-    features = tuple(_feature(str(name), spec) for name, spec in features_raw.items())
+    features = tuple(parse_feature(str(name), spec) for name, spec in features_raw.items())
     if target in features_raw:
         raise ParamsError(f"params.yaml: target '{target}' is also listed as a feature")
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from ml.bundle import METADATA, load_bundle
 from ml.errors import IntegrityError, MLOpsError, ParamsError, RegistryError
-from ml.params import Params, _feature
+from ml.params import Params, parse_feature
 from ml.registry import open_registry
 from serving.predictor import Predictor, sample_records
 from serving.settings import Settings
@@ -56,7 +56,7 @@ def model_params(metadata: dict[str, Any], deploy: Params) -> Params:
     if not isinstance(recorded, list) or not recorded:
         return replace(deploy, task=task)
     try:
-        features = tuple(_feature(str(entry["name"]), {k: v for k, v in entry.items() if k != "name"})
+        features = tuple(parse_feature(str(entry["name"]), {k: v for k, v in entry.items() if k != "name"})
                          for entry in recorded)
     except (ParamsError, KeyError, TypeError) as exc:
         raise IntegrityError(f"metadata.json: unusable feature list ({exc})") from None
