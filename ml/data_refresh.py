@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from ml.data import read_table
-from ml.dvc_data import DVC_FILE, _repo, default_remote
+from ml.dvc_data import DVC_FILE, default_remote, open_repo
 from ml.errors import DataError
 from ml.params import Params
 from ml.validation import validate_frame
@@ -25,11 +25,11 @@ def replace_data(params: Params, new_file: Path) -> bool:
     before = dvc_file.read_bytes() if dvc_file.is_file() else b""
     params.data_path.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(new_file), params.data_path)
-    with _repo(params.root) as repo:
+    with open_repo(params.root) as repo:
         repo.add(str(params.root / Path(DVC_FILE).stem))  # absolute: DVC reads relative targets from the cwd
     remote = default_remote(params.root)
     if remote:
-        with _repo(params.root) as repo:
+        with open_repo(params.root) as repo:
             try:
                 repo.push(targets=[DVC_FILE], remote=remote)
             except Exception as exc:  # dvc raises many kinds

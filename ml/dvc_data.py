@@ -18,7 +18,8 @@ from ml.sample_data import write_churn_csv
 DVC_FILE = "data.dvc"
 
 
-def _repo(root: Path):
+def open_repo(root: Path):
+    """The DVC repository at root (DVC's own errors become one DataError line)."""
     from dvc.repo import Repo  # imported lazily: DVC is slow to import and only this module needs it
 
     for name in ("dvc", "dvc_data", "dvc_objects"):  # their warnings would add lines to our one-line errors
@@ -35,7 +36,7 @@ def _one_line(exc: Exception) -> str:
 
 
 def default_remote(root: Path) -> str | None:
-    with _repo(root) as repo:
+    with open_repo(root) as repo:
         remotes = repo.config.get("remote", {})
         return repo.config["core"].get("remote") or (next(iter(remotes)) if len(remotes) == 1 else None)
 
@@ -46,13 +47,13 @@ def is_current(root: Path) -> bool:
     Hashes the workspace itself: `dvc status` cannot tell a modified file from one merely absent from the cache,
     and a fresh clone has no cache.
     """
-    with _repo(root) as repo:
+    with open_repo(root) as repo:
         outs = [out for stage in repo.stage.collect(DVC_FILE) for out in stage.outs]
         return bool(outs) and not any(out.changed_checksum() for out in outs)
 
 
 def pull(root: Path, remote: str) -> None:
-    with _repo(root) as repo:
+    with open_repo(root) as repo:
         try:
             repo.pull(targets=[DVC_FILE], remote=remote)
         except Exception as exc:
