@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from ml.errors import MLOpsError
+from ml.fileio import remove_outputs, write_text_atomic
 from ml.gate import PROMOTE
+from ml.json_report import load_json_report
+from ml.provenance import git_commit
 
 MARKER = "<!-- mlops-template:pr-report -->"
 
@@ -102,3 +107,19 @@ def render_model_card(metadata: dict[str, Any], name: str) -> str:
     return _env.get_template("model_card.md.j2").render(
         meta=metadata, name=name, version=f"v{metadata['version']}", hyperparameters=hyperparameters,
         features=features)
+
+
+def write_pr_reports(reports_dir: Path) -> tuple[Path, Path]:
+    """Render pr_comment.md (with the sticky marker) and job_summary.md from the step reports."""
+    comment, summary = reports_dir / "pr_comment.md", reports_dir / "job_summary.md"
+    remove_outputs(comment, summary)
+    validation = load_json_report(reports_dir / "validation.json", "validate_data.py")
+    metrics = load_json_report(reports_dir / "metrics.json", "evaluate.py")
+    comparison = load_json_report(reports_dir / "comparison.json", "compare.py")
+    if metrics.get("artifact_sha256") != comparison.get("challenger", {}).get("artifact_sha256"):
+        raise MLOpsError(f"{reports_dir}: metrics.json and comparison.json describe different models; "
+                         "rerun the steps")
+    commit = git_commit()
+    write_text_atomic(comment, render_pr_report(comparison, validation, metrics, commit, sticky=True))
+    write_text_atomic(summary, render_pr_report(comparison, validation, metrics, commit, sticky=False))
+    return comment, summary

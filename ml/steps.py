@@ -17,14 +17,13 @@ from ml.compare import compare
 from ml.data import read_table
 from ml.dataset import Dataset, dataset_from_frame, load_dataset
 from ml.drift import build_reference, model_scores
-from ml.errors import DataError, MLOpsError
+from ml.errors import DataError
 from ml.evaluate import evaluate
 from ml.fileio import remove_outputs, sha256_file, write_json_atomic, write_text_atomic
-from ml.json_report import load_json_report
 from ml.params import Params
 from ml.registry import open_registry
-from ml.report import render_pr_report, render_validation
-from ml.train import fit, git_commit
+from ml.report import render_validation, write_pr_reports
+from ml.train import fit
 from ml.validation import validate_frame
 
 
@@ -89,27 +88,11 @@ def compare_step(params: Params, model_dir: Path, out: Path, champion_dir: Path 
     return result
 
 
-def render_step(reports_dir: Path) -> tuple[Path, Path]:
-    """Render pr_comment.md (with the sticky marker) and job_summary.md from the step reports."""
-    comment, summary = reports_dir / "pr_comment.md", reports_dir / "job_summary.md"
-    remove_outputs(comment, summary)
-    validation = load_json_report(reports_dir / "validation.json", "validate_data.py")
-    metrics = load_json_report(reports_dir / "metrics.json", "evaluate.py")
-    comparison = load_json_report(reports_dir / "comparison.json", "compare.py")
-    if metrics.get("artifact_sha256") != comparison.get("challenger", {}).get("artifact_sha256"):
-        raise MLOpsError(f"{reports_dir}: metrics.json and comparison.json describe different models; "
-                         "rerun the steps")
-    commit = git_commit()
-    write_text_atomic(comment, render_pr_report(comparison, validation, metrics, commit, sticky=True))
-    write_text_atomic(summary, render_pr_report(comparison, validation, metrics, commit, sticky=False))
-    return comment, summary
-
-
 def run_pipeline(params: Params, reports_dir: Path, model_dir: Path, champion_dir: Path | None = None) -> dict:
     """validate → train → evaluate → compare → render in one process, reading the data once."""
     dataset = validate_step(params, reports_dir)
     train_step(params, model_dir, dataset)
     evaluate_step(params, model_dir, reports_dir / "metrics.json", dataset)
     result = compare_step(params, model_dir, reports_dir / "comparison.json", champion_dir, dataset)
-    render_step(reports_dir)
+    write_pr_reports(reports_dir)
     return result

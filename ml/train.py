@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import platform
-import subprocess
 import time
 from datetime import UTC, datetime
-from importlib import metadata as importlib_metadata
 from typing import Any
 
 import numpy as np
@@ -18,29 +14,9 @@ from ml.dataset import Dataset
 from ml.evaluate import predict
 from ml.model import build_pipeline
 from ml.params import Params
+from ml.provenance import git_commit, library_versions
 
 GOLDEN_ROWS = 8
-LIBRARIES = ("scikit-learn", "pandas", "numpy", "scipy", "joblib", "pandera")
-
-
-def git_commit() -> str | None:
-    if os.environ.get("GITHUB_SHA"):
-        return os.environ["GITHUB_SHA"]
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False)
-    except OSError:
-        return None
-    return out.stdout.strip() or None
-
-
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    return versions
 
 
 def _jsonable(value: Any) -> Any:

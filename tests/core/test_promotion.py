@@ -13,7 +13,8 @@ from ml.bundle import ARTIFACT, read_metadata, verify_artifact
 from ml.errors import IntegrityError, RegistryError
 from ml.promote import promote
 from ml.registry.local import LocalRegistry
-from ml.steps import evaluate_step, render_step, validate_step
+from ml.report import write_pr_reports
+from ml.steps import evaluate_step, validate_step
 from tests.conftest import Workspace, assert_ok, assert_one_line_error, run_scripts
 from tests.core.conftest import params_of, train_in_process
 
@@ -70,7 +71,7 @@ def test_champion_that_cannot_score_the_new_schema_is_left_to_a_human(with_champ
     assert comparison["decision"] == "reject" and comparison["needs_human_review"] is True
     assert "avg_daily_usage_gb" in comparison["reasons"][0] and "--force" in comparison["reasons"][0]
     assert "cannot compare" in compare.stdout
-    comment, _ = render_step(ws.reports)
+    comment, _ = write_pr_reports(ws.reports)
     assert "Needs a human" in comment.read_text()
     assert "feature set changed" in comment.read_text()
 

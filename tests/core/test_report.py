@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from ml.report import MARKER
-from ml.steps import compare_step, evaluate_step, render_step, validate_step
+from ml.report import MARKER, write_pr_reports
+from ml.steps import compare_step, evaluate_step, validate_step
 from tests.conftest import Workspace, assert_ok, assert_one_line_error, make_workspace
 from tests.core.conftest import params_of, promote_in_process, train_in_process
 
@@ -20,7 +20,7 @@ def run_steps(ws: Workspace) -> tuple[str, str, dict]:
     validate_step(params, ws.reports)
     evaluate_step(params, ws.model, ws.reports / "metrics.json")
     comparison = compare_step(params, ws.model, ws.reports / "comparison.json")
-    comment, summary = render_step(ws.reports)
+    comment, summary = write_pr_reports(ws.reports)
     return comment.read_text(), summary.read_text(), comparison
 
 
