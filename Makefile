@@ -28,8 +28,13 @@ lint: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/uvicorn serving.app:app --host 127.0.0.1 --port 8000
 
+# Performance goals against their baselines (docs/benchmarks.md); drift and serving install Evidently and MLServer
+# into their own venvs under benchmarks/ on first run.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/validation.py
+	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/drift.py
 
 # Re-pin every dependency (run after editing pyproject.toml).
 lock:
