@@ -17,8 +17,9 @@ from ml.fileio import write_json_atomic
 
 META = "pr.json"
 COMMENT = "pr_comment.md"
-REPORT_FILES = ("pr_comment.md", "job_summary.md", "metrics.json", "comparison.json", "validation.json",
-                "validation.md")
+REPORT_FILES = ("pr_comment.md", "job_summary.md", "validation.json", "validation.md")
+# Absent when the data failed validation: nothing was trained, and the comment says why.
+TRAINED_FILES = ("metrics.json", "comparison.json")
 MODEL_FILES = ("model.joblib", "metadata.json", "model_card.md")
 MODEL_DIR = "model"
 MAX_TEXT_BYTES = 256 * 1024
@@ -41,7 +42,13 @@ def pack(reports: Path, model_dir: Path, out: Path, event: dict[str, Any]) -> di
         if not source.is_file():
             raise MLOpsError(f"{source}: not found; run the report steps first")
         shutil.copyfile(source, out / name)
-    for name in MODEL_FILES:
+    trained = json.loads((reports / "validation.json").read_text(encoding="utf-8")).get("ok") is True
+    for name in TRAINED_FILES if trained else ():
+        source = reports / name
+        if not source.is_file():
+            raise MLOpsError(f"{source}: not found; run the report steps first")
+        shutil.copyfile(source, out / name)
+    for name in MODEL_FILES if trained else ():
         source = model_dir / name
         if source.is_file():
             shutil.copyfile(source, out / MODEL_DIR / name)
@@ -58,7 +65,7 @@ def check(directory: Path, head_sha: str) -> dict[str, Any]:
         raise MLOpsError(f"--head-sha {head_sha!r} is not a 40-hex commit SHA")
     if not directory.is_dir():
         raise IntegrityError(f"{directory}: the artifact was not downloaded")
-    allowed = {*REPORT_FILES, META, MODEL_DIR, *(f"{MODEL_DIR}/{n}" for n in MODEL_FILES)}
+    allowed = {*REPORT_FILES, *TRAINED_FILES, META, MODEL_DIR, *(f"{MODEL_DIR}/{n}" for n in MODEL_FILES)}
     total = 0
     for path in sorted(directory.rglob("*")):
         rel = path.relative_to(directory).as_posix()
@@ -70,9 +77,12 @@ def check(directory: Path, head_sha: str) -> dict[str, Any]:
             total += path.stat().st_size
     if total > MAX_TOTAL_BYTES:
         raise IntegrityError(f"artifact: {total} bytes, over the {MAX_TOTAL_BYTES} byte limit")
-    for name in (*REPORT_FILES, META, f"{MODEL_DIR}/metadata.json"):
+    optional = {*TRAINED_FILES, f"{MODEL_DIR}/metadata.json"}
+    for name in (*REPORT_FILES, *TRAINED_FILES, META, f"{MODEL_DIR}/metadata.json"):
         path = directory / name
         if not path.is_file():
+            if name in optional:
+                continue
             raise IntegrityError(f"artifact: {name} is missing")
         text = _text(path, name)
         if name.endswith(".json"):

@@ -109,17 +109,30 @@ def render_model_card(metadata: dict[str, Any], name: str) -> str:
         features=features)
 
 
+def render_invalid_data_report(validation: dict, commit: str | None, sticky: bool = True) -> str:
+    """The PR report when validation failed: no model was trained, so the data problems are the whole story."""
+    return _env.get_template("pr_invalid_data.md.j2").render(
+        marker=MARKER if sticky else "", validation_md=render_validation(validation).strip(), commit=commit)
+
+
 def write_pr_reports(reports_dir: Path) -> tuple[Path, Path]:
-    """Render pr_comment.md (with the sticky marker) and job_summary.md from the step reports."""
+    """Render pr_comment.md (with the sticky marker) and job_summary.md from the step reports.
+
+    When validation failed, that is what they report: the PR author needs to hear why nothing was trained.
+    """
     comment, summary = reports_dir / "pr_comment.md", reports_dir / "job_summary.md"
     remove_outputs(comment, summary)
     validation = load_json_report(reports_dir / "validation.json", "validate_data.py")
+    commit = git_commit()
+    if not validation.get("ok"):
+        write_text_atomic(comment, render_invalid_data_report(validation, commit, sticky=True))
+        write_text_atomic(summary, render_invalid_data_report(validation, commit, sticky=False))
+        return comment, summary
     metrics = load_json_report(reports_dir / "metrics.json", "evaluate.py")
     comparison = load_json_report(reports_dir / "comparison.json", "compare.py")
     if metrics.get("artifact_sha256") != comparison.get("challenger", {}).get("artifact_sha256"):
         raise MLOpsError(f"{reports_dir}: metrics.json and comparison.json describe different models; "
                          "rerun the steps")
-    commit = git_commit()
     write_text_atomic(comment, render_pr_report(comparison, validation, metrics, commit, sticky=True))
     write_text_atomic(summary, render_pr_report(comparison, validation, metrics, commit, sticky=False))
     return comment, summary
