@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -71,6 +72,10 @@ def router(tmp_path):
     nginx = Nginx(tmp_path / "router", "router", port, shutdown_timeout=2)
     nginx.ensure_include("blue", blue)
     nginx.ensure_running()
+    deadline = time.monotonic() + 5  # a freshly started master forks its workers a moment later
+    while not nginx.workers_of(nginx.master_pid()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert nginx.workers_of(nginx.master_pid()), "nginx started no worker"
     yield nginx, blue, green
     nginx.stop()
 
