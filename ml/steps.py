@@ -53,11 +53,12 @@ def validate_step(params: Params, reports_dir: Path) -> Dataset:
 
 
 def train_step(params: Params, model_dir: Path, dataset: Dataset | None = None) -> dict:
-    """Fit, then store the bundle with the drift reference of its training data, so drift jobs need no data."""
+    """Fit, then store the bundle with its drift reference (training features, holdout scores): drift jobs need
+    no data."""
     shutil.rmtree(model_dir, ignore_errors=True)
     dataset = dataset or load_dataset(params)
     model, metadata = fit(dataset, params)
-    reference = build_reference(dataset.X_train, model_scores(model, dataset.X_train, params.task), params)
+    reference = build_reference(dataset.X_train, model_scores(model, dataset.X_holdout, params.task), params)
     return save_bundle(model, metadata, model_dir, json_files={REFERENCE: reference})
 
 

@@ -25,7 +25,7 @@ class DataProfile:
     rows: int
     columns: dict[str, ColumnSummary]
     prediction: ColumnSummary | None = None
-    prediction_origin: str | None = None  # "logged", "scored" or "training"
+    prediction_origin: str | None = None  # "logged", "scored" or "holdout"
 
 
 class ProfileBuilder:

@@ -1,7 +1,7 @@
 """Reference statistics fitted at training time and stored in the model bundle as reference.json.
 
 They hold what every drift test needs (a bounded uniform sample per numeric column, category counts, null
-counts, the model's scores on the training data), so the scheduled drift job never needs the training data.
+counts, the model's scores on the holdout), so the scheduled drift job never needs the training data.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from ml.drift.config import drift_config
 from ml.drift.profile import DataProfile, ProfileBuilder
-from ml.drift.readers import frame_batch
+from ml.drift.readers import Batch, frame_batch
 from ml.drift.scoring import as_prediction
 from ml.drift.summary import summary_from_json
 from ml.errors import DataError
@@ -28,21 +28,25 @@ FILENAME = "reference.json"
 
 
 def build_reference(frame: pd.DataFrame, scores: np.ndarray | None, params: Params) -> dict[str, Any]:
-    """JSON-serialisable reference statistics of the training features (and the model's scores on them).
+    """JSON-serialisable reference statistics of the training features and of the model's held-out scores.
 
-    scores: `ml.drift.scoring.model_scores(model, frame, params.task)`, or None to skip prediction drift.
+    scores: `ml.drift.scoring.model_scores(model, X_holdout, params.task)`, or None to skip prediction drift.
+    Production rows are rows the model never saw, so their scores are compared with scores on the holdout:
+    scores on the training rows are overconfident for many models (a random forest's sit far from its held-out
+    ones) and would raise prediction-drift alarms on data that has not changed.
     """
     config = drift_config(params)
-    batch = frame_batch(frame, params.features, "training data")
+    features = ProfileBuilder(params.features, config.reference_sample, seed=params.seed)
+    features.add(frame_batch(frame, params.features, "training data"))
+    profile = features.finish("training data")
     if scores is not None:
         scores = np.asarray(scores)
-        if scores.shape[0] != len(frame):
-            raise DataError(f"training data: {scores.shape[0]} scores for {len(frame)} rows")
-        batch.prediction = as_prediction(scores, params.task)
-    builder = ProfileBuilder(params.features, config.reference_sample, seed=params.seed)
-    builder.add(batch)
-    profile = builder.finish("training data")
-    profile.prediction_origin = "training" if profile.prediction is not None else None
+        if scores.size == 0:
+            raise DataError("holdout: no scores for the prediction-drift reference")
+        outputs = ProfileBuilder((), config.reference_sample, seed=params.seed)
+        outputs.add(Batch(rows=len(scores), columns={}, prediction=as_prediction(scores, params.task)))
+        profile.prediction = outputs.finish("holdout scores").prediction
+        profile.prediction_origin = "holdout"
     return reference_dict(profile, params.features)
 
 

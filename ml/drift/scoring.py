@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def model_scores(model: Any, frame: pd.DataFrame, task: str) -> np.ndarray:
-    """What to store as the reference's scores at training time (`build_reference(frame, scores, params)`)."""
+    """The output drift jobs compare; at training time, the holdout's go into reference.json (`build_reference`)."""
     if task == "classification" and hasattr(model, "predict_proba") and len(getattr(model, "classes_", ())) == 2:
         return np.asarray(model.predict_proba(frame)[:, 1], dtype=np.float64)
     return np.asarray(model.predict(frame))

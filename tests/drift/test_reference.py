@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.ensemble import RandomForestClassifier
 
 from ml.bundle import load_bundle
 from ml.drift import build_reference, detect_drift, model_scores
@@ -41,12 +43,13 @@ def test_a_stored_reference_reaches_the_same_verdicts_as_the_data(tmp_path: Path
     assert from_json["reference"]["rows"] == 8000
 
 
-def test_training_scores_give_prediction_drift_against_logged_scores(tmp_path: Path, model_bundle: Path) -> None:
+def test_holdout_scores_give_prediction_drift_against_scored_data(tmp_path: Path, model_bundle: Path) -> None:
     params = make_params(tmp_path)
     model, _ = load_bundle(model_bundle)
-    training = make_frame(np.random.default_rng(3), 4000)
-    reference = build_reference(training, model_scores(model, training, params.task), params)
-    assert reference["prediction"]["kind"] == "numeric" and reference["prediction_origin"] == "training"
+    training, holdout = make_frame(np.random.default_rng(3), 4000), make_frame(np.random.default_rng(13), 1000)
+    reference = build_reference(training, model_scores(model, holdout, params.task), params)
+    assert reference["prediction"]["kind"] == "numeric" and reference["prediction_origin"] == "holdout"
+    assert reference["rows"] == 4000 and reference["prediction"]["rows"] == 1000
     (tmp_path / "reference.json").write_text(json.dumps(reference))
 
     current = make_frame(np.random.default_rng(4), 3000)
@@ -56,6 +59,36 @@ def test_training_scores_give_prediction_drift_against_logged_scores(tmp_path: P
     prediction = next(c for c in result["columns"] if c["role"] == "prediction")
     assert prediction["type"] == "score" and prediction["drifted"]
     assert result["verdict"]["prediction_drifted"] and result["dataset_drift"]
+
+
+def test_an_overfitting_model_raises_no_false_alarm_on_unchanged_data(tmp_path: Path) -> None:
+    """A random forest's scores on its own training rows sit near 0 and 1; on unseen rows they do not.
+
+    Production rows are unseen rows, so the reference holds holdout scores: unchanged data is no drift. The same
+    check against training-row scores (the trap this avoids) does flag it.
+    """
+    from ml.bundle import save_bundle
+    from ml.model import build_pipeline
+
+    params = make_params(tmp_path)
+    model = build_pipeline(params)
+    model.steps[-1] = ("model", RandomForestClassifier(n_estimators=30, random_state=0))
+    training = make_frame(np.random.default_rng(21), 4000, with_target=True)
+    holdout, current = make_frame(np.random.default_rng(22), 2000), make_frame(np.random.default_rng(23), 3000)
+    model.fit(training[params.feature_names], training["churned"])
+    save_bundle(model, {"task": "classification"}, tmp_path / "forest")
+    current.to_csv(tmp_path / "current.csv", index=False)
+
+    def prediction_drifted(scored: pd.DataFrame) -> bool:
+        reference = build_reference(training, model_scores(model, scored, params.task), params)
+        (tmp_path / "reference.json").write_text(json.dumps(reference))
+        result = detect_drift(tmp_path / "reference.json", tmp_path / "current.csv", params,
+                              model_dir=tmp_path / "forest")
+        assert not result["verdict"]["drifted_columns"]  # the features did not move
+        return result["verdict"]["prediction_drifted"]
+
+    assert not prediction_drifted(holdout)
+    assert prediction_drifted(training[params.feature_names])
 
 
 def test_loading_checks_the_reference_against_params(tmp_path: Path, params: Params) -> None:
@@ -79,6 +112,6 @@ def test_loading_checks_the_reference_against_params(tmp_path: Path, params: Par
         load_reference(path, params.features)
 
 
-def test_scores_must_match_the_rows(params: Params) -> None:
-    with pytest.raises(DataError, match="3 scores for 10 rows"):
-        build_reference(make_frame(np.random.default_rng(6), 10), np.zeros(3), params)
+def test_an_empty_holdout_is_refused(params: Params) -> None:
+    with pytest.raises(DataError, match="holdout: no scores"):
+        build_reference(make_frame(np.random.default_rng(6), 10), np.zeros(0), params)
