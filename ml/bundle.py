@@ -75,7 +75,7 @@ def save_bundle(model: Any, metadata: dict[str, Any], out_dir: str | Path,
     staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
         for name, payload in (json_files or {}).items():
-            write_json_atomic(staging / name, payload)
+            write_json_atomic(staging / name, payload, indent=None)
         joblib.dump(model, staging / ARTIFACT)
         metadata = {**metadata, "artifact": ARTIFACT, "artifact_sha256": sha256_file(staging / ARTIFACT)}
         write_metadata(staging, metadata)

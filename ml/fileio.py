@@ -39,8 +39,9 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def write_json_atomic(path: str | Path, payload: Any) -> Path:
-    return write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+def write_json_atomic(path: str | Path, payload: Any, indent: int | None = 2) -> Path:
+    """indent=None for large machine-read files: json's C encoder only runs without indentation (~10× faster)."""
+    return write_text_atomic(path, json.dumps(payload, indent=indent, sort_keys=True, default=str) + "\n")
 
 
 def remove_outputs(*paths: str | Path) -> None:

@@ -305,3 +305,15 @@ def test_compare_rejects_a_clear_loss_and_promotes_a_clear_win(strong_and_weak) 
         low, high = np.percentile(deltas, [2.5, 97.5])
         assert win["metrics"][name]["ci_low"] == pytest.approx(low, rel=1e-9, abs=1e-12), name
         assert win["metrics"][name]["ci_high"] == pytest.approx(high, rel=1e-9, abs=1e-12), name
+
+
+@pytest.mark.parametrize("rows", [300, 70_000])  # int32 running counts, and int64 beyond 65,535 rows
+def test_resampled_auc_is_sklearns_weighted_auc(rows: int) -> None:
+    from ml.bootstrap import _weighted_auc, resample_counts
+
+    rng = np.random.default_rng(rows)
+    actual = (rng.random(rows) < 0.3).astype(float)
+    score = np.round(np.clip(0.4 + 0.3 * actual + rng.normal(0, 0.25, rows), 0, 1), 3)  # ties on purpose
+    counts = resample_counts(rng.integers(0, rows, size=(3, rows)), rows)
+    expected = [skm.roc_auc_score(actual, score, sample_weight=weights) for weights in counts]
+    np.testing.assert_allclose(_weighted_auc(score, actual)(counts), expected, rtol=1e-12)
