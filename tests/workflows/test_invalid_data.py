@@ -15,7 +15,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def repo_with_stricter_schema(dest: Path) -> Path:
     """A copy of the repository whose params.yaml no longer admits the sample's tenure values above 10."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO_ROOT,
+                            capture_output=True, check=True).stdout
     for rel in filter(None, listed.decode().split("\0")):
         if (REPO_ROOT / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
