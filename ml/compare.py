@@ -9,7 +9,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 from ml.bootstrap import paired_delta_samples
-from ml.bundle import load_bundle
+from ml.bundle import load_bundle, read_metadata
 from ml.dataset import Dataset
 from ml.evaluate import Outputs, metric_table, predict
 from ml.gate import PROMOTE, REJECT, MetricDelta, decide
@@ -63,10 +63,15 @@ def _model_summary(metadata: dict) -> dict[str, Any]:
     return {key: metadata.get(key) for key in keys}
 
 
-def compare(challenger_dir: Path, champion_dir: Path | None, dataset: Dataset, params: Params) -> dict[str, Any]:
-    challenger, chall_meta = load_bundle(challenger_dir)
+def compare(challenger_dir: Path, champion_dir: Path | None, dataset: Dataset, params: Params,
+            chall_out: Outputs | None = None) -> dict[str, Any]:
+    """chall_out: the challenger's outputs on dataset's holdout when the caller has just made them (run_pipeline)."""
+    if chall_out is None:
+        challenger, chall_meta = load_bundle(challenger_dir)
+        chall_out = predict(challenger, dataset.X_holdout, params)
+    else:
+        chall_meta = read_metadata(challenger_dir)
     y = dataset.y_holdout
-    chall_out = predict(challenger, dataset.X_holdout, params)
     chall_scores = metric_table(y, chall_out, params)
     result: dict[str, Any] = {
         "primary_metric": params.primary_metric,

@@ -37,9 +37,13 @@ def metric_table(y_true: np.ndarray, outputs: Outputs, params: Params) -> dict[s
     return regression_scores(y_true, outputs.predictions)
 
 
-def evaluate(model, X: pd.DataFrame, y: np.ndarray, params: Params) -> dict:
-    outputs = predict(model, X, params)
+def evaluation(y: np.ndarray, outputs: Outputs, params: Params) -> dict:
+    """The metrics.json report from a prediction already made."""
     report = {"task": params.task, "rows": int(len(y)), "metrics": metric_table(y, outputs, params)}
     if params.task == "classification":
         report["confusion_matrix"] = confusion(y, outputs.predictions, outputs.classes)
     return report
+
+
+def evaluate(model, X: pd.DataFrame, y: np.ndarray, params: Params) -> dict:
+    return evaluation(y, predict(model, X, params), params)

@@ -12,13 +12,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ml.bundle import REFERENCE, load_bundle, save_bundle
+from ml.bundle import REFERENCE, load_bundle, read_metadata, save_bundle
 from ml.compare import compare
 from ml.data import read_table
 from ml.dataset import Dataset, dataset_from_frame, load_dataset
-from ml.drift import build_reference, model_scores
+from ml.drift import build_reference
+from ml.drift.scoring import output_scores
 from ml.errors import DataError
-from ml.evaluate import evaluate
+from ml.evaluate import Outputs, evaluation, predict
 from ml.fileio import remove_outputs, sha256_file, write_json_atomic, write_text_atomic
 from ml.params import Params
 from ml.registry import open_registry
@@ -52,21 +53,28 @@ def validate_step(params: Params, reports_dir: Path) -> Dataset:
     return dataset_from_frame(frame, params, report["data_sha256"])
 
 
-def train_step(params: Params, model_dir: Path, dataset: Dataset | None = None) -> dict:
+def train_step(params: Params, model_dir: Path, dataset: Dataset | None = None) -> tuple[dict, Outputs]:
     """Fit, then store the bundle with its drift reference (training features, holdout scores): drift jobs need
-    no data."""
+    no data. Returns the metadata and the model's outputs on the holdout."""
     shutil.rmtree(model_dir, ignore_errors=True)
     dataset = dataset or load_dataset(params)
     model, metadata = fit(dataset, params)
-    reference = build_reference(dataset.X_train, model_scores(model, dataset.X_holdout, params.task), params)
-    return save_bundle(model, metadata, model_dir, json_files={REFERENCE: reference})
+    holdout = predict(model, dataset.X_holdout, params)
+    reference = build_reference(dataset.X_train, output_scores(holdout, params.task), params)
+    return save_bundle(model, metadata, model_dir, json_files={REFERENCE: reference}), holdout
 
 
-def evaluate_step(params: Params, model_dir: Path, out: Path, dataset: Dataset | None = None) -> dict:
+def evaluate_step(params: Params, model_dir: Path, out: Path, dataset: Dataset | None = None,
+                  holdout: Outputs | None = None) -> dict:
+    """holdout: the model's outputs on the holdout when train_step has just made them (run_pipeline)."""
     remove_outputs(out)
-    model, metadata = load_bundle(model_dir)
     dataset = dataset or load_dataset(params)
-    report = evaluate(model, dataset.X_holdout, dataset.y_holdout, params)
+    if holdout is None:
+        model, metadata = load_bundle(model_dir)
+        holdout = predict(model, dataset.X_holdout, params)
+    else:
+        metadata = read_metadata(model_dir)
+    report = evaluation(dataset.y_holdout, holdout, params)
     report.update(artifact_sha256=metadata["artifact_sha256"], data_sha256=dataset.data_sha256,
                   holdout_fingerprint=dataset.holdout_fingerprint)
     write_json_atomic(out, report)
@@ -74,7 +82,7 @@ def evaluate_step(params: Params, model_dir: Path, out: Path, dataset: Dataset |
 
 
 def compare_step(params: Params, model_dir: Path, out: Path, champion_dir: Path | None = None,
-                 dataset: Dataset | None = None) -> dict:
+                 dataset: Dataset | None = None, holdout: Outputs | None = None) -> dict:
     """Compare with champion_dir, or with the registry's champion when none is given."""
     remove_outputs(out)
     dataset = dataset or load_dataset(params)
@@ -84,16 +92,16 @@ def compare_step(params: Params, model_dir: Path, out: Path, champion_dir: Path 
             champion = registry.champion()
             if champion is not None:
                 champion_dir = registry.fetch(champion.version, Path(scratch) / champion.name)
-        result = compare(model_dir, champion_dir, dataset, params)
+        result = compare(model_dir, champion_dir, dataset, params, holdout)
     write_json_atomic(out, result)
     return result
 
 
 def run_pipeline(params: Params, reports_dir: Path, model_dir: Path, champion_dir: Path | None = None) -> dict:
-    """validate → train → evaluate → compare → render in one process, reading the data once."""
+    """validate → train → evaluate → compare → render in one process, reading and scoring the data once."""
     dataset = validate_step(params, reports_dir)
-    train_step(params, model_dir, dataset)
-    evaluate_step(params, model_dir, reports_dir / "metrics.json", dataset)
-    result = compare_step(params, model_dir, reports_dir / "comparison.json", champion_dir, dataset)
+    _, holdout = train_step(params, model_dir, dataset)
+    evaluate_step(params, model_dir, reports_dir / "metrics.json", dataset, holdout)
+    result = compare_step(params, model_dir, reports_dir / "comparison.json", champion_dir, dataset, holdout)
     write_pr_reports(reports_dir)
     return result

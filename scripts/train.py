@@ -18,7 +18,7 @@ from ml.steps import train_step
 def main(params_path: str, model_dir: str) -> None:
     shutil.rmtree(model_dir, ignore_errors=True)  # before params.yaml is read: it may be the problem
     params = load_params(params_path)
-    metadata = train_step(params, Path(model_dir))
+    metadata, _ = train_step(params, Path(model_dir))
     click.echo(f"trained {params.model_class.rsplit('.', 1)[-1]} on {metadata['training_rows']} rows in "
                f"{metadata['fit_seconds']:.2f}s → {model_dir} (sha256 {metadata['artifact_sha256'][:12]}…)")
 

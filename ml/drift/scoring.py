@@ -17,12 +17,21 @@ from ml.params import Feature
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ml.evaluate import Outputs
+
 
 def model_scores(model: Any, frame: pd.DataFrame, task: str) -> np.ndarray:
     """The output drift jobs compare; at training time, the holdout's go into reference.json (`build_reference`)."""
     if task == "classification" and hasattr(model, "predict_proba") and len(getattr(model, "classes_", ())) == 2:
         return np.asarray(model.predict_proba(frame)[:, 1], dtype=np.float64)
     return np.asarray(model.predict(frame))
+
+
+def output_scores(outputs: Outputs, task: str) -> np.ndarray:
+    """`model_scores` from a prediction already made (the holdout's, at training time): no second pass."""
+    if task == "classification" and outputs.probabilities is not None and outputs.probabilities.shape[1] == 2:
+        return np.asarray(outputs.probabilities[:, 1], dtype=np.float64)
+    return np.asarray(outputs.predictions)
 
 
 def scores_kind(scores: np.ndarray, task: str) -> str:
