@@ -98,8 +98,8 @@ def bare_fit(workspace: Path) -> tuple[float, int]:
     from ml.dataset import load_dataset
     from ml.model import build_pipeline
 
-    dataset = load_dataset(workspace_params(workspace))
-    model = build_pipeline(workspace_params(workspace))
+    params = workspace_params(workspace)
+    dataset, model = load_dataset(params), build_pipeline(params)
     started = time.perf_counter()
     model.fit(dataset.X_train, dataset.y_train)
     return time.perf_counter() - started, len(dataset.y_train)
@@ -147,8 +147,8 @@ def breakdown(workspace: Path) -> dict[str, float]:
     timed("save bundle", lambda: save_bundle(model, {}, workspace / "artifacts" / "breakdown"))
     champion, _ = timed("load + verify champion", lambda: load_bundle(workspace / "registry" / "v1"))
     champion_out = timed("predict champion (holdout)", lambda: predict(champion, dataset.X_holdout, params))
-    timed("metrics + confusion matrix", lambda: evaluation(dataset.y_holdout, challenger_out, params))
-    names = list(evaluation(dataset.y_holdout, challenger_out, params)["metrics"])
+    report = timed("metrics + confusion matrix", lambda: evaluation(dataset.y_holdout, challenger_out, params))
+    names = list(report["metrics"])
     timed(f"paired bootstrap ({params.gate.bootstrap_resamples} resamples)",
           lambda: paired_delta_samples(dataset.y_holdout, champion_out, challenger_out, params.task, names,
                                        params.gate.bootstrap_resamples, params.seed))

@@ -9,9 +9,9 @@ import numpy as np
 from scipy.stats import binomtest
 
 from ml.bootstrap import paired_delta_samples
-from ml.bundle import load_bundle, read_metadata
+from ml.bundle import load_bundle
 from ml.dataset import Dataset
-from ml.evaluate import Outputs, metric_table, predict
+from ml.evaluate import Outputs, holdout_outputs, metric_table, predict
 from ml.gate import PROMOTE, REJECT, MetricDelta, decide
 from ml.metrics import METRICS
 from ml.params import Params
@@ -66,11 +66,7 @@ def _model_summary(metadata: dict) -> dict[str, Any]:
 def compare(challenger_dir: Path, champion_dir: Path | None, dataset: Dataset, params: Params,
             chall_out: Outputs | None = None) -> dict[str, Any]:
     """chall_out: the challenger's outputs on dataset's holdout when the caller has just made them (run_pipeline)."""
-    if chall_out is None:
-        challenger, chall_meta = load_bundle(challenger_dir)
-        chall_out = predict(challenger, dataset.X_holdout, params)
-    else:
-        chall_meta = read_metadata(challenger_dir)
+    chall_meta, chall_out = holdout_outputs(challenger_dir, dataset, params, chall_out)
     y = dataset.y_holdout
     chall_scores = metric_table(y, chall_out, params)
     result: dict[str, Any] = {

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ml.bundle import load_bundle, read_metadata
 from ml.metrics import classification_scores, confusion, regression_scores
 from ml.params import Params
+
+if TYPE_CHECKING:
+    from ml.dataset import Dataset
 
 
 @dataclass(frozen=True)
@@ -45,5 +51,11 @@ def evaluation(y: np.ndarray, outputs: Outputs, params: Params) -> dict:
     return report
 
 
-def evaluate(model, X: pd.DataFrame, y: np.ndarray, params: Params) -> dict:
-    return evaluation(y, predict(model, X, params), params)
+def holdout_outputs(model_dir: Path, dataset: Dataset, params: Params,
+                    known: Outputs | None = None) -> tuple[dict[str, Any], Outputs]:
+    """A bundle's metadata and its outputs on the holdout: `known` when the caller has just made them
+    (run_pipeline), otherwise the bundle is loaded (sha256-verified) and scored."""
+    if known is not None:
+        return read_metadata(model_dir), known
+    model, metadata = load_bundle(model_dir)
+    return metadata, predict(model, dataset.X_holdout, params)

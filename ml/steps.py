@@ -12,14 +12,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ml.bundle import REFERENCE, load_bundle, read_metadata, save_bundle
+from ml.bundle import REFERENCE, save_bundle
 from ml.compare import compare
 from ml.data import read_table
 from ml.dataset import Dataset, dataset_from_frame, load_dataset
 from ml.drift import build_reference
 from ml.drift.scoring import output_scores
 from ml.errors import DataError
-from ml.evaluate import Outputs, evaluation, predict
+from ml.evaluate import Outputs, evaluation, holdout_outputs, predict
 from ml.fileio import remove_outputs, sha256_file, write_json_atomic, write_text_atomic
 from ml.params import Params
 from ml.registry import open_registry
@@ -69,11 +69,7 @@ def evaluate_step(params: Params, model_dir: Path, out: Path, dataset: Dataset |
     """holdout: the model's outputs on the holdout when train_step has just made them (run_pipeline)."""
     remove_outputs(out)
     dataset = dataset or load_dataset(params)
-    if holdout is None:
-        model, metadata = load_bundle(model_dir)
-        holdout = predict(model, dataset.X_holdout, params)
-    else:
-        metadata = read_metadata(model_dir)
+    metadata, holdout = holdout_outputs(model_dir, dataset, params, holdout)
     report = evaluation(dataset.y_holdout, holdout, params)
     report.update(artifact_sha256=metadata["artifact_sha256"], data_sha256=dataset.data_sha256,
                   holdout_fingerprint=dataset.holdout_fingerprint)
