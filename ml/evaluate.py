@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from ml.bundle import load_bundle, read_metadata
-from ml.metrics import classification_scores, confusion, regression_scores
+from ml.metrics import METRICS, classification_scores, confusion
 from ml.params import Params
+from ml.weighted_metrics import WeightedScores, point_scores
 
 if TYPE_CHECKING:
     from ml.dataset import Dataset
@@ -38,9 +39,11 @@ def predict(model, X: pd.DataFrame, params: Params) -> Outputs:
 
 
 def metric_table(y_true: np.ndarray, outputs: Outputs, params: Params) -> dict[str, float]:
-    if params.task == "classification":
-        return classification_scores(y_true, outputs.predictions, outputs.probabilities, outputs.classes)
-    return regression_scores(y_true, outputs.predictions)
+    if WeightedScores.supports(outputs, params.task):  # binary or regression: numpy, checked against sklearn
+        scores = point_scores(np.asarray(y_true), outputs, params.task)
+    else:
+        scores = classification_scores(y_true, outputs.predictions, outputs.probabilities, outputs.classes)
+    return {name: scores[name] for name in METRICS[params.task]}
 
 
 def evaluation(y: np.ndarray, outputs: Outputs, params: Params) -> dict:

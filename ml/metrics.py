@@ -52,15 +52,6 @@ def classification_scores(y_true, y_pred, proba: np.ndarray, classes) -> dict[st
     return {name: float(value) for name, value in scores.items()}
 
 
-def regression_scores(y_true, y_pred) -> dict[str, float]:
-    from sklearn import metrics as skm
-    return {
-        "rmse": float(np.sqrt(skm.mean_squared_error(y_true, y_pred))),
-        "mae": float(skm.mean_absolute_error(y_true, y_pred)),
-        "r2": float(skm.r2_score(y_true, y_pred)),
-    }
-
-
 def confusion(y_true, y_pred, classes) -> dict:
     from sklearn import metrics as skm
     matrix = skm.confusion_matrix(y_true, y_pred, labels=list(classes))

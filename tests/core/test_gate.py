@@ -10,7 +10,7 @@ import sklearn
 from scipy import stats
 from sklearn import metrics as skm
 
-from ml.bootstrap import BLOCK, paired_delta_samples
+from ml.bootstrap import BLOCK, paired_delta_samples, poisson_counts, resample_blocks
 from ml.compare import mcnemar, params_diff, schema_mismatch
 from ml.evaluate import Outputs
 from ml.gate import PROMOTE, REJECT, MetricDelta, decide
@@ -128,12 +128,12 @@ REFERENCE_REGRESSION = {
 
 
 def reference_deltas(y, champion: Outputs, challenger: Outputs, metric, resamples: int, seed: int) -> np.ndarray:
-    """One resample at a time with sklearn, drawing rows exactly as paired_delta_samples documents."""
-    rng = np.random.default_rng(seed)
+    """One resample at a time with sklearn: the rows of each resample repeated as often as it draws them."""
     deltas = []
     with sklearn.config_context(skip_parameter_validation=True):  # same maths, a fraction of the call overhead
-        for start in range(0, resamples, BLOCK):
-            for rows in rng.integers(0, len(y), size=(min(BLOCK, resamples - start), len(y))):
+        for counts in resample_blocks(len(y), resamples, seed):
+            for drawn in counts:
+                rows = np.repeat(np.arange(len(y)), drawn)
                 deltas.append(metric(y, challenger, rows) - metric(y, champion, rows))
     return np.array(deltas)
 
@@ -307,13 +307,27 @@ def test_compare_rejects_a_clear_loss_and_promotes_a_clear_win(strong_and_weak) 
         assert win["metrics"][name]["ci_high"] == pytest.approx(high, rel=1e-9, abs=1e-12), name
 
 
-@pytest.mark.parametrize("rows", [300, 70_000])  # int32 running counts, and int64 beyond 65,535 rows
+@pytest.mark.parametrize("rows", [300, 70_000])
 def test_resampled_auc_is_sklearns_weighted_auc(rows: int) -> None:
-    from ml.bootstrap import _weighted_auc, resample_counts
+    from ml.weighted_metrics import WeightedAUC
 
     rng = np.random.default_rng(rows)
     actual = (rng.random(rows) < 0.3).astype(float)
     score = np.round(np.clip(0.4 + 0.3 * actual + rng.normal(0, 0.25, rows), 0, 1), 3)  # ties on purpose
-    counts = resample_counts(rng.integers(0, rows, size=(3, rows)), rows)
+    counts = poisson_counts(rng, 3, rows)
     expected = [skm.roc_auc_score(actual, score, sample_weight=weights) for weights in counts]
-    np.testing.assert_allclose(_weighted_auc(score, actual)(counts), expected, rtol=1e-12)
+    np.testing.assert_allclose(WeightedAUC(score, actual)(counts), expected, rtol=1e-12)
+
+
+def test_resample_counts_are_poisson_one_and_reproducible() -> None:
+    counts = np.concatenate(list(resample_blocks(20_000, 3 * BLOCK, seed=5)))
+    assert counts.shape == (3 * BLOCK, 20_000)
+    drawn = np.bincount(np.minimum(counts.ravel(), 6), minlength=7)  # 6 stands for 6 or more
+    expected = np.append(stats.poisson.pmf(np.arange(6), 1), stats.poisson.sf(5, 1)) * counts.size
+    assert stats.chisquare(drawn, expected).pvalue > 1e-3
+    assert counts.mean() == pytest.approx(1, abs=2e-3) and counts.var() == pytest.approx(1, abs=5e-3)
+    again = np.concatenate(list(resample_blocks(20_000, 3 * BLOCK, seed=5)))
+    assert np.array_equal(counts, again)
+    assert not np.array_equal(counts[:BLOCK], counts[BLOCK:2 * BLOCK])  # blocks are not copies of each other
+    other = np.concatenate(list(resample_blocks(20_000, 3 * BLOCK, seed=6)))
+    assert not np.array_equal(counts, other)
