@@ -1,7 +1,7 @@
 """Turn validated records into predictions: one model call per batch of records, compiled when possible.
 
 The reference is always `pipeline.predict_proba(model_frame(records))` (what training and evaluation use).
-The fast path encodes records with `ml.compiled` and calls the estimator on the matrix; it is used only
+The fast path encodes records with `serving.compiled` and calls the estimator on the matrix; it is used only
 after it reproduced the reference on sample rows, so a pipeline the compiler misreads costs speed, not
 correctness.
 """
@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml.compiled import NotCompilable, RecordEncoder, compile_encoder
 from ml.data import model_frame
 from ml.errors import IntegrityError
 from ml.params import Feature, Params
+from serving.compiled import NotCompilable, RecordEncoder, compile_encoder
 
 log = logging.getLogger("serving")
 

@@ -13,9 +13,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
 from threadpoolctl import threadpool_limits
 
-from ml.compiled import SMALL_BATCH, frame_inputs
 from ml.data import json_records, model_frame
 from ml.errors import IntegrityError
+from serving.compiled import SMALL_BATCH
 from serving.predictor import Predictor, sample_records
 from serving.schema import RequestSchema
 
@@ -87,30 +87,6 @@ def test_regression_predictions_equal_the_pipeline(trained_regression):
     predictor.check_golden(trained_regression.metadata["golden"])
 
 
-def test_holdout_scoring_through_the_compiled_frame_path_is_bit_identical(trained):
-    from ml.evaluate import predict
-
-    frame = trained.dataset.X_holdout.copy()
-    frame.loc[frame.index[::5], "region"] = "never-seen"  # unseen categories and missing values both
-    model, inputs = frame_inputs(trained.pipeline, frame, {f.name: f.type for f in trained.params.features})
-    assert model is trained.pipeline[-1] and isinstance(inputs, np.ndarray)
-    assert np.array_equal(inputs, trained.pipeline[0].transform(frame))
-    outputs = predict(trained.pipeline, frame, trained.params)
-    assert np.array_equal(outputs.probabilities, trained.pipeline.predict_proba(frame))
-    assert np.array_equal(outputs.predictions, trained.pipeline.predict(frame))
-
-
-def test_the_frame_path_falls_back_to_the_pipeline_when_it_disagrees(trained, monkeypatch):
-    from ml.compiled import RecordEncoder
-
-    frame = trained.dataset.X_holdout
-    types = {f.name: f.type for f in trained.params.features}
-    encode = RecordEncoder.encode_frame
-    monkeypatch.setattr(RecordEncoder, "encode_frame", lambda self, f: encode(self, f) * 1.0000001)
-    model, inputs = frame_inputs(trained.pipeline, frame, types)
-    assert model is trained.pipeline and inputs is frame
-
-
 def test_an_unknown_pipeline_is_served_through_scikit_learn(trained):
     params = trained.params
     numeric = [f.name for f in params.features if f.type in ("int", "float") and not f.nullable]
@@ -122,7 +98,6 @@ def test_an_unknown_pipeline_is_served_through_scikit_learn(trained):
     ]).fit(trained.dataset.X_train, trained.dataset.y_train)
     predictor = Predictor(pipeline, params)
     assert predictor.path == "pipeline"
-    assert frame_inputs(pipeline, trained.dataset.X_holdout, {f.name: f.type for f in params.features})[0] is pipeline
     records = trained.holdout_records(50)
     expected = pipeline.predict_proba(model_frame(pd.DataFrame.from_records(records), params))
     np.testing.assert_allclose(predictor.predict(records).probabilities, expected[:, -1], rtol=0, atol=1e-12)

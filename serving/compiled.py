@@ -1,11 +1,11 @@
-"""Compile a fitted ColumnTransformer into plain arithmetic on JSON records or on a model frame.
+"""Compile a fitted ColumnTransformer into plain arithmetic on JSON records.
 
 scikit-learn's ColumnTransformer needs a DataFrame and spends ~1 ms per call checking it; the arithmetic it
 stands for (fill a missing value, subtract a mean, divide by a scale, set a one-hot bit) costs nanoseconds
 per value. `compile_encoder` reads the fitted statistics of the transformer types this template builds
 (SimpleImputer, StandardScaler, OneHotEncoder) and returns a `RecordEncoder` that produces the same float64
-matrix; for anything else it raises NotCompilable and the caller uses the pipeline itself. Callers also check
-the encoder against the pipeline on sample rows before using it (`serving.predictor`, `frame_inputs`).
+matrix; for anything else it returns None and the server uses the pipeline itself. The server also checks the
+encoder against the pipeline on sample rows before using it (`serving.predictor`).
 
 The operations are the ones scikit-learn performs, in the same order, on the same float64 values, so the
 results are bit-identical, not merely close.
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -26,7 +25,6 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 # Up to this many records, a Python loop beats numpy's per-call overhead.
 SMALL_BATCH = 8
-CHECK_ROWS = 256  # rows of a frame encoded both ways before the compiled matrix is trusted
 
 
 @dataclass(frozen=True)
@@ -85,25 +83,6 @@ class RecordEncoder:
                 dtype=np.intp, count=count)
             known = found >= 0
             matrix[rows[known], found[known]] = 1.0
-        return matrix
-
-
-    def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
-        """A model frame (`ml.data.model_frame`: floats with NaN, categories as objects) -> the same matrix."""
-        matrix = np.zeros((len(frame), self.width), dtype=np.float64)
-        for name, position, fill, mean, scale in self.numeric:
-            column = frame[name].to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
-            if not math.isnan(fill):
-                column[np.isnan(column)] = fill
-            matrix[:, position] = (column - mean) / scale
-        rows = np.arange(len(frame))
-        for name, fill, positions in self.onehot:
-            values = frame[name]
-            if fill is not None:
-                values = values.where(values.notna(), fill)
-            found = pd.Index(list(positions), dtype=object).get_indexer(values.to_numpy(dtype=object))
-            known = found >= 0
-            matrix[rows[known], np.fromiter(positions.values(), dtype=np.intp)[found[known]]] = 1.0
         return matrix
 
 
@@ -195,17 +174,3 @@ def compile_encoder(pipeline: Any, feature_types: dict[str, str]) -> RecordEncod
         else:
             raise NotCompilable(f"transformer over {columns} mixes categorical and numeric features")
     return RecordEncoder(width, numeric, onehot)
-
-
-def frame_inputs(pipeline: Any, frame: pd.DataFrame, feature_types: dict[str, str]) -> tuple[Any, Any]:
-    """(model, inputs) to score a model frame with: the estimator and the compiled matrix when the compiler knows
-    the pipeline and reproduces its transform exactly on the first rows, else the pipeline and the frame."""
-    try:
-        encoder = compile_encoder(pipeline, feature_types)
-    except NotCompilable:
-        return pipeline, frame
-    matrix = encoder.encode_frame(frame)
-    expected = pipeline.steps[0][1].transform(frame.iloc[:CHECK_ROWS])
-    if not np.array_equal(matrix[:CHECK_ROWS], expected):
-        return pipeline, frame
-    return pipeline.steps[1][1], matrix
