@@ -2,7 +2,8 @@
 
 The scripts/ CLIs call one step each (one workflow step each); `run_pipeline` chains them in one process and
 loads the data once, for laptops and benchmarks. Every step deletes its previous outputs before it starts, so a
-failure never leaves a stale report looking current.
+failure never leaves a stale report looking current. Training, scoring and comparing are imported inside their
+steps: validating the data needs neither scikit-learn nor scipy.stats, whose imports cost it seconds.
 """
 
 from __future__ import annotations
@@ -10,22 +11,18 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ml.bundle import REFERENCE, save_bundle
-from ml.compare import compare
 from ml.data import read_table
 from ml.dataset import Dataset, dataset_from_frame, load_dataset
-from ml.drift import build_reference
-from ml.drift.scoring import output_scores
 from ml.errors import DataError
-from ml.evaluate import Outputs, evaluation, holdout_outputs, predict
 from ml.fileio import remove_outputs, sha256_file, write_json_atomic, write_text_atomic
 from ml.params import Params
-from ml.registry import open_registry
 from ml.report import render_validation, write_pr_reports
-from ml.train import fit
 from ml.validation import validate_frame
+
+if TYPE_CHECKING:
+    from ml.evaluate import Outputs
 
 
 def validate_step(params: Params, reports_dir: Path) -> Dataset:
@@ -56,6 +53,12 @@ def validate_step(params: Params, reports_dir: Path) -> Dataset:
 def train_step(params: Params, model_dir: Path, dataset: Dataset | None = None) -> tuple[dict, Outputs]:
     """Fit, then store the bundle with its drift reference (training features, holdout scores): drift jobs need
     no data. Returns the metadata and the model's outputs on the holdout."""
+    from ml.bundle import REFERENCE, save_bundle
+    from ml.drift import build_reference
+    from ml.drift.scoring import output_scores
+    from ml.evaluate import predict
+    from ml.train import fit
+
     shutil.rmtree(model_dir, ignore_errors=True)
     dataset = dataset or load_dataset(params)
     model, metadata = fit(dataset, params)
@@ -67,6 +70,8 @@ def train_step(params: Params, model_dir: Path, dataset: Dataset | None = None) 
 def evaluate_step(params: Params, model_dir: Path, out: Path, dataset: Dataset | None = None,
                   holdout: Outputs | None = None) -> dict:
     """holdout: the model's outputs on the holdout when train_step has just made them (run_pipeline)."""
+    from ml.evaluate import evaluation, holdout_outputs
+
     remove_outputs(out)
     dataset = dataset or load_dataset(params)
     metadata, holdout = holdout_outputs(model_dir, dataset, params, holdout)
@@ -80,6 +85,9 @@ def evaluate_step(params: Params, model_dir: Path, out: Path, dataset: Dataset |
 def compare_step(params: Params, model_dir: Path, out: Path, champion_dir: Path | None = None,
                  dataset: Dataset | None = None, holdout: Outputs | None = None) -> dict:
     """Compare with champion_dir, or with the registry's champion when none is given."""
+    from ml.compare import compare
+    from ml.registry import open_registry
+
     remove_outputs(out)
     dataset = dataset or load_dataset(params)
     with tempfile.TemporaryDirectory(prefix="champion-") as scratch:
