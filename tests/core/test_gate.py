@@ -255,13 +255,18 @@ def test_params_diff_lists_changed_added_and_removed_keys() -> None:
 
 @pytest.fixture(scope="module")
 def strong_and_weak(tmp_path_factory, sample_csv, trained_model):
-    """The trained sample model and a DummyClassifier (always the prior) trained on the same data."""
+    """The trained sample model, a DummyClassifier (always the prior) and an overconfident booster (learning
+    rate 1, no early stopping: it still ranks far better than the prior, its probabilities are far worse),
+    all trained on the same data."""
     from tests.conftest import make_workspace
     from tests.core.conftest import train_in_process
 
     ws = make_workspace(tmp_path_factory.mktemp("weak") / "ws", sample_csv)
+    ws.edit_params(lambda raw: raw["model"]["params"].update(
+        learning_rate=1.0, max_iter=300, early_stopping=False, min_samples_leaf=2))
+    overconfident = train_in_process(ws, ws.root / "artifacts" / "overconfident")
     ws.edit_params(lambda raw: raw["model"].update({"class": "sklearn.dummy.DummyClassifier", "params": {}}))
-    return ws, trained_model, train_in_process(ws)
+    return ws, trained_model, train_in_process(ws), overconfident
 
 
 def test_compare_rejects_a_clear_loss_and_promotes_a_clear_win(strong_and_weak) -> None:
@@ -269,7 +274,7 @@ def test_compare_rejects_a_clear_loss_and_promotes_a_clear_win(strong_and_weak) 
     from ml.dataset import load_dataset
     from tests.core.conftest import params_of
 
-    ws, strong, weak = strong_and_weak
+    ws, strong, weak, overconfident = strong_and_weak
     params = params_of(ws)
     dataset = load_dataset(params)
 
@@ -279,9 +284,9 @@ def test_compare_rejects_a_clear_loss_and_promotes_a_clear_win(strong_and_weak) 
     assert {"key": "model.class", "champion": "sklearn.ensemble.HistGradientBoostingClassifier",
             "challenger": "sklearn.dummy.DummyClassifier"} in loss["params_diff"]
 
-    # The boosted model ranks far better but, fitted on 2,400 rows, is less calibrated than the prior: the
-    # log-loss guardrail (0.02) holds the win back. With a looser guardrail it goes through, significance required.
-    held = compare(strong, weak, dataset, params)
+    # The overconfident booster ranks far better but is far less calibrated than the prior: the log-loss
+    # guardrail (0.02) holds the win back. The sample model's win goes through, significance required.
+    held = compare(overconfident, weak, dataset, params)
     assert held["decision"] == REJECT
     assert held["metrics"]["roc_auc"]["ci_low"] > 0
     assert any(reason.startswith("guardrail log_loss regressed") for reason in held["reasons"])
