@@ -106,7 +106,8 @@ def bare_fit(workspace: Path) -> tuple[float, int]:
 
 
 def startup(workspace: Path, script: str) -> float:
-    """What a step pays before it does anything: the interpreter and its imports (`--help` stops right there)."""
+    """What a step pays before it starts: the interpreter and the imports at the top of its script (`--help` stops
+    right there); what its step imports inside (scikit-learn for train/evaluate/compare) counts in its total."""
     started = time.perf_counter()
     subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--help"], cwd=workspace, check=True,
                    capture_output=True)
@@ -197,7 +198,7 @@ def main(rows: int, json_out: str | None, repeat: int, detail: bool) -> None:
     }
     click.echo(f"\nwhole pipeline on {rows} rows ({os.cpu_count()} cores, best of {repeat}), "
                f"compare decision: {decision}")
-    click.echo(f"  {'step':<18} {'total':>7}   of which startup + imports")
+    click.echo(f"  {'step':<18} {'total':>7}   of which startup (--help)")
     for script, seconds in steps.items():
         click.echo(f"  {script:<18} {seconds:7.2f} s {startups[script]:7.2f} s")
     if pieces:
