@@ -1,11 +1,11 @@
 """Metrics of one model on weighted holdout rows, many weightings at once.
 
-A weighting is a column of per-row counts: bootstrap draw counts, or all ones for the plain metric. Every metric
-here is a ratio of weighted sums of per-row quantities (one matrix product for all of them) except ROC AUC,
-a weighted Mann-Whitney statistic computed from segment sums over the rows sorted by score once. The same code
+A weighting is a row of per-row counts: one bootstrap resample's draw counts, or all ones for the plain metric.
+Every metric here is a ratio of weighted sums of per-row quantities (one matrix product for all of them) except
+ROC AUC, a weighted Mann-Whitney statistic from running sums over the rows sorted by score once. The same code
 gives the reported metrics and their bootstrap distributions, so the two cannot disagree; the tests check both
-against scikit-learn. Binary classification and regression only: other tasks return None and are scored
-resample by resample with scikit-learn (`ml.bootstrap`).
+against scikit-learn. Binary classifiers and regressors only (`WeightedScores.supports`): multi-class models are
+scored resample by resample with scikit-learn (`ml.bootstrap`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class WeightedAUC:
 
     def __call__(self, counts: np.ndarray) -> np.ndarray:
         """counts: weightings × rows (non-negative integers). The AUC of each weighting (NaN: a class is absent)."""
-        wide = np.int32 if counts.shape[1] * 255 < 2**31 else np.int64
+        wide = np.int32 if counts.shape[1] * 255 < 2**31 else np.int64  # a count is at most 255 (uint8)
         prefix = np.zeros((counts.shape[0], len(self.negatives) + 1), dtype=wide)
         np.cumsum(np.take(counts, self.negatives, axis=1), axis=1, dtype=wide, out=prefix[:, 1:])
         pos = np.take(counts, self.positives, axis=1)
