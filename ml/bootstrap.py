@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ml.evaluate import Outputs
-from ml.metrics import classification_scores
+from ml.metrics import multiclass_scores
 from ml.weighted_metrics import WeightedScores
 
 BLOCK = 64  # resamples per block: a block's counts are 64 bytes per holdout row
@@ -51,7 +51,7 @@ def _multiclass_scores(y: np.ndarray, out: Outputs, counts: np.ndarray) -> dict[
     scored = []
     for drawn in counts:
         rows = np.repeat(every_row, drawn)
-        scored.append(classification_scores(y[rows], out.predictions[rows], out.probabilities[rows], out.classes))
+        scored.append(multiclass_scores(y[rows], out.predictions[rows], out.probabilities[rows], out.classes))
     return {name: np.array([s[name] for s in scored]) for name in scored[0]}
 
 

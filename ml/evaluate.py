@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ml.bundle import load_bundle, read_metadata
-from ml.metrics import METRICS, classification_scores, confusion
+from ml.metrics import METRICS, confusion, multiclass_scores
 from ml.params import Params
 from ml.weighted_metrics import WeightedScores, point_scores
 
@@ -42,7 +42,7 @@ def metric_table(y_true: np.ndarray, outputs: Outputs, params: Params) -> dict[s
     if WeightedScores.supports(outputs, params.task):  # binary or regression: numpy, checked against sklearn
         scores = point_scores(np.asarray(y_true), outputs, params.task)
     else:
-        scores = classification_scores(y_true, outputs.predictions, outputs.probabilities, outputs.classes)
+        scores = multiclass_scores(y_true, outputs.predictions, outputs.probabilities, outputs.classes)
     return {name: scores[name] for name in METRICS[params.task]}
 
 
