@@ -24,9 +24,17 @@ BLOCK = 64  # resamples per block: a block's counts are 64 bytes per holdout row
 # count, except the 5 cells that straddle a step of the CDF; those (2% of draws) are settled by a fresh uniform.
 _CDF = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
 _SETTLE = 255
-_edges = np.arange(257) / 256
-_low, _high = np.searchsorted(_CDF, _edges[:-1], side="right"), np.searchsorted(_CDF, _edges[1:], side="left")
-_BYTE_TO_COUNT = np.where(_low == _high, _low, _SETTLE).astype(np.uint8)
+
+
+def _byte_to_count() -> np.ndarray:
+    """The count of each byte's cell of the uniform, or _SETTLE where the cell straddles a step of the CDF."""
+    edges = np.arange(257) / 256
+    low = np.searchsorted(_CDF, edges[:-1], side="right")
+    high = np.searchsorted(_CDF, edges[1:], side="left")
+    return np.where(low == high, low, _SETTLE).astype(np.uint8)
+
+
+_BYTE_TO_COUNT = _byte_to_count()
 
 
 def poisson_counts(rng: np.random.Generator, resamples: int, rows: int) -> np.ndarray:
