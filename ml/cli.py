@@ -9,10 +9,11 @@ from typing import Any
 
 import click
 
-from ml.errors import MLOpsError
+from ml.errors import MLOpsError, ParamsError
 
+DEFAULT_PARAMS = "params.yaml"
 params_option = click.option(
-    "--params", "params_path", default="params.yaml", show_default=True,
+    "--params", "params_path", default=DEFAULT_PARAMS, show_default=True,
     type=click.Path(dir_okay=False), help="The configuration file.",
 )
 
@@ -24,6 +25,8 @@ def one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except ParamsError as exc:
+            raise click.ClickException(_naming_the_params_file(str(exc), kwargs.get("params_path"))) from None
         except MLOpsError as exc:
             raise click.ClickException(str(exc)) from None
         except OSError as exc:
@@ -38,3 +41,11 @@ def one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 f"unexpected {exc.__class__.__name__}: {exc} (set MLOPS_DEBUG=1 for the traceback)") from None
 
     return wrapper
+
+
+def _naming_the_params_file(message: str, params_path: str | None) -> str:
+    """ParamsError names the file by its role ("params.yaml: …"); with --params other.yaml, name that file."""
+    prefix = f"{DEFAULT_PARAMS}: "
+    if params_path and params_path != DEFAULT_PARAMS and message.startswith(prefix):
+        return f"{params_path}: {message.removeprefix(prefix)}"
+    return message

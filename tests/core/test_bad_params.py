@@ -133,11 +133,12 @@ CLI_CASES = [case for case in CASES if case.cli]
 
 
 def test_bad_params_through_train(workspace: Workspace) -> None:
-    """train.py: one line naming the key (or the file), and the previous run's model directory is gone."""
+    """train.py: one line naming the file and the key, and the previous run's model directory is gone."""
     ws = workspace
     files = {f"params-{i}.yaml": json.dumps(_bad(case)) for i, case in enumerate(CLI_CASES)}  # JSON is YAML
     files["broken.yaml"] = "features:\n  a: {type: int\n"
-    expected = [case.says for case in CLI_CASES] + [("broken.yaml", "not valid YAML at line"),
+    expected = [(f"params-{i}.yaml: ", *case.says) for i, case in enumerate(CLI_CASES)]  # the file it was given
+    expected += [("broken.yaml", "not valid YAML at line"),
                                                     ("nope.yaml", "not found")]
     calls = []
     for i, name in enumerate([*files, "nope.yaml"]):
