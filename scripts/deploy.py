@@ -165,7 +165,8 @@ def status(backend: Backend, opts: dict[str, Any]) -> None:
     if opts["as_json"]:
         click.echo(json.dumps(info, indent=2))
         return
-    click.echo(f"live: {info['live'] or 'nothing'} ({info['live_version'] or '-'}); router → {info['router_live']}")
+    router = info["router_live"] or "nothing"
+    click.echo(f"live: {info['live'] or 'nothing'} ({info['live_version'] or '-'}); router → {router}")
     for colour, slot in info["slots"].items():
         click.echo(f"  {colour:5} {slot['version'] or '-':>12}  {'ready' if slot['ready'] else 'down'}")
     if info["pending"]:

@@ -169,3 +169,11 @@ def test_cli_refuses_ambiguous_or_impossible_requests_in_one_line(tmp_path):
                           "down is for the host")
     assert_one_line_error(run_script("deploy.py", "rollback", *state, cwd=tmp_path), "nothing to roll back to")
     assert not (tmp_path / "state" / "nginx-router").exists()  # refused before starting anything
+
+
+def test_status_before_any_deploy_says_nothing_is_live(tmp_path):
+    from tests.conftest import assert_ok, run_script
+
+    run = assert_ok(run_script("deploy.py", "status", "--state-dir", str(tmp_path / "state"), cwd=tmp_path))
+    assert run.stdout.splitlines()[0] == "live: nothing (-); router → nothing"
+    assert [line.split() for line in run.stdout.splitlines()[1:]] == [["blue", "-", "down"], ["green", "-", "down"]]
