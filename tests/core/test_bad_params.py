@@ -138,8 +138,7 @@ def test_bad_params_through_train(workspace: Workspace) -> None:
     files = {f"params-{i}.yaml": json.dumps(_bad(case)) for i, case in enumerate(CLI_CASES)}  # JSON is YAML
     files["broken.yaml"] = "features:\n  a: {type: int\n"
     expected = [(f"params-{i}.yaml: ", *case.says) for i, case in enumerate(CLI_CASES)]  # the file it was given
-    expected += [("broken.yaml", "not valid YAML at line"),
-                                                    ("nope.yaml", "not found")]
+    expected += [("broken.yaml", "not valid YAML at line"), ("nope.yaml", "not found")]
     calls = []
     for i, name in enumerate([*files, "nope.yaml"]):
         if name in files:
