@@ -1,8 +1,9 @@
-"""The whole local lifecycle on the embedded sample, exactly as the workflows run it: `make demo`.
+"""The whole local lifecycle on the data params.yaml names, exactly as the workflows run it: `make demo`.
 
 Round 1 trains a model and promotes it as the first champion; round 2 changes a hyperparameter and is judged
 against that champion; then the scheduled drift job checks a simulated production batch that has drifted and shows
-the issue it would file. It runs in its own registry (artifacts/demo/registry) so it never touches yours.
+the issue it would file. It runs in its own registry (artifacts/demo/registry) so it never touches yours. Nothing
+in it is tied to the embedded sample: after you adopt your own data and estimator it runs on them.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ from pathlib import Path
 import click
 import yaml
 
+from ml.cli import one_line_errors
+from ml.demo_plan import drift_options, round_two_change
+
 DEMO = Path("artifacts/demo")
 REPORTS = Path("reports/demo")
+SCRIPTS = Path(__file__).resolve().parent
 
 
 def step(script: str, *args: str, check: bool = True) -> int:
     started = time.perf_counter()
     click.secho(f"$ python scripts/{script} {' '.join(args)}", fg="cyan")
-    code = subprocess.call([sys.executable, f"scripts/{script}", *args])
+    code = subprocess.call([sys.executable, str(SCRIPTS / script), *args])
     click.echo(f"  ({time.perf_counter() - started:.1f}s)")
     if check and code != 0:
         raise click.ClickException(f"scripts/{script} failed (exit {code})")
@@ -33,7 +38,7 @@ def step(script: str, *args: str, check: bool = True) -> int:
 def write_params(name: str, base: dict, **model_params) -> str:
     params = yaml.safe_load(yaml.safe_dump(base))
     params["registry"] = {"backend": "local", "path": str(DEMO / "registry")}
-    params["model"]["params"].update(model_params)
+    params["model"].setdefault("params", {}).update(model_params)
     path = DEMO / f"params.{name}.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return str(path)
@@ -56,15 +61,14 @@ def pr_round(name: str, params: str) -> Path:
     return reports
 
 
-def drift_round(params: str) -> Path:
-    """The drift job on a simulated production batch with a mean shift, a new category and a null spike."""
+def drift_round(params: str, base: dict) -> Path:
+    """The drift job on a simulated production batch that drifted as drift_options says."""
     click.secho("\n== The scheduled drift job, on a simulated production batch that drifted", bold=True)
     champion = DEMO / "champion"
     step("fetch_model.py", "--params", params, "--dest", str(champion))
     batch = str(DEMO / "production.jsonl")
-    step("simulate_production.py", "--params", params, "--reference", "data/churn.csv", "--out", batch,
-         "--rows", "2000", "--shift-mean", "tenure_months=1.0", "--new-category", "contract=0.05",
-         "--null-spike", "region=0.2", "--model-dir", str(champion))
+    step("simulate_production.py", "--params", params, "--reference", base["data"]["path"], "--out", batch,
+         "--rows", "2000", *drift_options(base), "--model-dir", str(champion))
     out = REPORTS / "drift"
     step("detect_drift.py", "--params", params, "--reference", str(champion / "reference.json"),
          "--current", batch, "--out", str(out), "--model-dir", str(champion))
@@ -72,6 +76,7 @@ def drift_round(params: str) -> Path:
 
 
 @click.command()
+@one_line_errors
 def main() -> None:
     started = time.perf_counter()
     shutil.rmtree(DEMO, ignore_errors=True)
@@ -80,10 +85,9 @@ def main() -> None:
     base = yaml.safe_load(Path("params.yaml").read_text())
     step("get_data.py")
     first = pr_round("round-1", write_params("round-1", base))
-    rate = base["model"]["params"].get("learning_rate", 0.1)
-    round_two = write_params("round-2", base, learning_rate=rate / 2, max_iter=400)
+    round_two = write_params("round-2", base, **round_two_change(base["model"]))
     second = pr_round("round-2", round_two)
-    drift = drift_round(round_two)
+    drift = drift_round(round_two, base)
     click.secho("\n== The round-2 PR comment", bold=True)
     click.echo((second / "pr_comment.md").read_text())
     click.secho("== The drift issue the scheduled job would open", bold=True)

@@ -1,0 +1,95 @@
+"""`make demo` after the README's "adapt it to your data" steps, followed literally on a dataset that is not the
+sample: scikit-learn's breast-cancer table (string labels, float features only) and a LogisticRegression."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from sklearn.datasets import load_breast_cancer
+
+from ml.demo_plan import drift_options, round_two_change
+from tests.conftest import REPO, assert_ok, run_script
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:dvc")  # DVC's own, not ours
+
+
+@pytest.mark.parametrize("model, change", [
+    ({"class": "sklearn.ensemble.HistGradientBoostingClassifier", "params": {"max_iter": 200}},
+     {"learning_rate": 0.05, "max_iter": 400}),
+    ({"class": "sklearn.ensemble.GradientBoostingRegressor"}, {"learning_rate": 0.05, "n_estimators": 200}),
+    ({"class": "sklearn.linear_model.LogisticRegression"}, {"C": 0.1}),
+    ({"class": "sklearn.linear_model.SGDClassifier"}, {"alpha": 1e-5}),  # its learning_rate is a schedule name
+    ({"class": "sklearn.ensemble.RandomForestClassifier", "params": {"n_estimators": 50}}, {"n_estimators": 100}),
+    ({"class": "sklearn.neighbors.KNeighborsRegressor"}, {"n_neighbors": 10}),
+    ({"class": "sklearn.tree.DecisionTreeClassifier"}, {}),  # no knob the demo knows: round 2 retrains as is
+])
+def test_round_two_tunes_a_knob_the_estimator_has(model, change):
+    assert round_two_change(model) == pytest.approx(change)
+
+
+def test_drift_options_follow_the_features():
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert drift_options(raw) == ["--shift-mean", "tenure_months=1", "--new-category", "contract=0.05",
+                                  "--null-spike", "region=0.2"]
+    raw["drift"]["critical_columns"] = ["monthly_charges"]
+    raw["features"]["region"]["nullable"] = False
+    assert drift_options(raw) == ["--shift-mean", "monthly_charges=1", "--new-category", "contract=0.05"]
+    floats = {"features": {"a": {"type": "float"}, "b": {"type": "bool"}}}
+    assert drift_options(floats) == ["--shift-mean", "a=1"]
+
+
+@pytest.fixture
+def adopted(tmp_path: Path) -> Path:
+    """A fork after steps 1-3 of the README: its own data in data/ under `dvc add`, params.yaml describing it."""
+    repo = tmp_path / "fork"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / ".dvc").mkdir()
+    for name in ("config", ".gitignore"):
+        shutil.copy(REPO / ".dvc" / name, repo / ".dvc" / name)
+    frame = load_breast_cancer(as_frame=True).frame
+    frame.columns = [name.replace(" ", "_") for name in frame.columns]
+    frame["diagnosis"] = frame.pop("target").map({0: "malignant", 1: "benign"})
+    (repo / "data").mkdir()
+    frame.to_csv(repo / "data" / "cancer.csv", index=False)
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["data"] = {"path": "data/cancer.csv"}
+    raw["target"] = "diagnosis"
+    raw["features"] = {name: {"type": "float", "min": 0, "max": math.ceil(frame[name].max() * 2)}
+                       for name in frame.columns.drop("diagnosis")}
+    raw["model"] = {"class": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 5000}}
+    raw["drift"]["critical_columns"] = ["mean_radius"]
+    raw["gate"]["bootstrap_resamples"] = 200
+    (repo / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    from dvc.repo import Repo
+
+    with contextlib.chdir(repo), Repo(".") as dvc:
+        dvc.add("data")
+    return repo
+
+
+def test_make_demo_runs_on_adopted_data_and_estimator(adopted: Path):
+    run = assert_ok(run_script("demo.py", cwd=adopted))
+    assert "data/cancer.csv: present, matches data.dvc" in run.stdout
+
+    registry = adopted / "artifacts" / "demo" / "registry"
+    assert (registry / "v1" / "model_card.md").is_file()
+    second = json.loads((adopted / "reports/demo/round-2/comparison.json").read_text())
+    assert second["champion"]["version"] == 1
+    assert second["params_diff"] == [{"key": "model.params.C", "champion": None, "challenger": 0.1}]
+    assert set(second["metrics"]) >= {"roc_auc", "accuracy", "log_loss"}
+
+    drift = json.loads((adopted / "reports/demo/drift/drift.json").read_text())
+    drifted = {column["column"] for column in drift["columns"] if column["drifted"]}
+    assert drift["dataset_drift"] is True and "mean_radius" in drifted
+    assert "mean_radius" in (adopted / "reports/demo/drift/drift.md").read_text()
+    assert not list((adopted / "data").glob("churn*"))  # the sample was never regenerated into a fork's data
