@@ -15,7 +15,6 @@ from collections.abc import Iterator
 import numpy as np
 
 from ml.evaluate import Outputs
-from ml.metrics import multiclass_scores
 from ml.weighted_metrics import WeightedScores
 
 BLOCK = 64  # resamples per block: a block's counts are 64 bytes per holdout row
@@ -53,31 +52,16 @@ def resample_blocks(rows: int, resamples: int, seed: int) -> Iterator[np.ndarray
         yield poisson_counts(np.random.default_rng([seed, block]), min(BLOCK, resamples - start), rows)
 
 
-def _multiclass_scores(y: np.ndarray, out: Outputs, counts: np.ndarray) -> dict[str, np.ndarray]:
-    """Fallback for what WeightedScores does not cover: rebuild each resample's rows, score them with sklearn."""
-    every_row = np.arange(counts.shape[1])
-    scored = []
-    for drawn in counts:
-        rows = np.repeat(every_row, drawn)
-        scored.append(multiclass_scores(y[rows], out.predictions[rows], out.probabilities[rows], out.classes))
-    return {name: np.array([s[name] for s in scored]) for name in scored[0]}
-
-
 def paired_delta_samples(y: np.ndarray, champion: Outputs, challenger: Outputs, task: str, names: list[str],
                          resamples: int, seed: int) -> dict[str, np.ndarray]:
     """Bootstrap distribution of (challenger − champion) for each metric, on shared resamples."""
-    fast = WeightedScores.supports(champion, task) and WeightedScores.supports(challenger, task)
-    if fast:
-        scorers = WeightedScores(y, champion, task), WeightedScores(y, challenger, task)
-        columns = np.hstack([scorer.columns for scorer in scorers])  # one matrix product for both models
-        split = scorers[0].columns.shape[1]
+    scorers = WeightedScores(y, champion, task), WeightedScores(y, challenger, task)
+    columns = np.hstack([scorer.columns for scorer in scorers])  # one matrix product for both models
+    split = scorers[0].columns.shape[1]
     samples: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for counts in resample_blocks(len(y), resamples, seed):
-        if fast:
-            sums = counts.astype(np.float64) @ columns
-            before, after = scorers[0](counts, sums[:, :split]), scorers[1](counts, sums[:, split:])
-        else:
-            before, after = (_multiclass_scores(y, out, counts) for out in (champion, challenger))
+        sums = counts.astype(np.float64) @ columns
+        before, after = scorers[0](counts, sums[:, :split]), scorers[1](counts, sums[:, split:])
         for name in names:
             samples[name].append(after[name] - before[name])
     return {name: np.concatenate(parts) for name, parts in samples.items()}

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from ml.bundle import load_bundle, read_metadata
-from ml.metrics import METRICS, confusion, multiclass_scores
+from ml.metrics import METRICS, confusion
 from ml.params import Params
-from ml.weighted_metrics import WeightedScores, point_scores
+from ml.weighted_metrics import point_scores
 
 if TYPE_CHECKING:
     from ml.dataset import Dataset
@@ -39,10 +39,7 @@ def predict(model, X: pd.DataFrame, params: Params) -> Outputs:
 
 
 def metric_table(y_true: np.ndarray, outputs: Outputs, params: Params) -> dict[str, float]:
-    if WeightedScores.supports(outputs, params.task):  # binary or regression: numpy, checked against sklearn
-        scores = point_scores(np.asarray(y_true), outputs, params.task)
-    else:
-        scores = multiclass_scores(y_true, outputs.predictions, outputs.probabilities, outputs.classes)
+    scores = point_scores(np.asarray(y_true), outputs, params.task)  # numpy, checked against sklearn in the tests
     return {name: scores[name] for name in METRICS[params.task]}
 
 

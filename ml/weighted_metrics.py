@@ -4,8 +4,8 @@ A weighting is a row of per-row counts: one bootstrap resample's draw counts, or
 Every metric here is a ratio of weighted sums of per-row quantities (one matrix product for all of them) except
 ROC AUC, a weighted Mann-Whitney statistic from running sums over the rows sorted by score once. The same code
 gives the reported metrics and their bootstrap distributions, so the two cannot disagree; the tests check both
-against scikit-learn. Binary classifiers and regressors only (`WeightedScores.supports`): multi-class models are
-scored resample by resample with scikit-learn (`ml.bootstrap`).
+against scikit-learn. Multi-class models get scikit-learn's macro averages (over the classes present in the truth
+or the predictions of each weighting, as scikit-learn's unique_labels) and one-vs-rest ROC AUC.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class WeightedAUC:
 
 
 class WeightedScores:
-    """All metrics of one model (binary classifier or regressor) under many weightings of its holdout rows."""
+    """All metrics of one model (classifier or regressor) under many weightings of its holdout rows."""
 
     def __init__(self, y: np.ndarray, outputs: Outputs, task: str) -> None:
         self.task = task
@@ -66,23 +66,26 @@ class WeightedScores:
             err = outputs.predictions - y
             yf = np.asarray(y, dtype=np.float64)
             self.columns = np.column_stack([np.ones(len(y)), yf, yf**2, err**2, np.abs(err)])
-            self.auc = None
+            self.aucs = ()
             return
-        positive = outputs.classes[-1]
-        actual = (y == positive).astype(np.float64)
-        predicted = (outputs.predictions == positive).astype(np.float64)
-        score = outputs.probabilities[:, 1]
-        eps = np.finfo(score.dtype).eps
-        p_true = np.clip(np.where(actual == 1, score, 1 - score), eps, 1 - eps)  # as sklearn's log_loss clips
-        self.columns = np.column_stack([
-            np.ones(len(y)), actual, (outputs.predictions == y).astype(np.float64), predicted * actual, predicted,
-            -np.log(p_true), (score - actual) ** 2,
-        ])
-        self.auc = WeightedAUC(score, actual)
-
-    @staticmethod
-    def supports(outputs: Outputs, task: str) -> bool:
-        return task == "regression" or (outputs.probabilities is not None and outputs.probabilities.shape[1] == 2)
+        classes = np.asarray(outputs.classes)
+        proba = outputs.probabilities
+        actual = (np.asarray(y)[:, None] == classes[None, :]).astype(np.float64)  # one-hot truth, rows × classes
+        eps = np.finfo(proba.dtype).eps
+        p_true = np.clip((proba * actual).sum(axis=1), eps, 1 - eps)  # as sklearn's log_loss clips
+        common = [np.ones(len(y)), (outputs.predictions == y).astype(np.float64), -np.log(p_true)]
+        self.binary = len(classes) == 2
+        if self.binary:  # the positive class (classes[-1]) only, as scikit-learn's binary metrics
+            score, positive = proba[:, 1], actual[:, 1]
+            predicted = (outputs.predictions == classes[-1]).astype(np.float64)
+            self.columns = np.column_stack([*common, (score - positive) ** 2, positive, predicted,
+                                            predicted * positive])
+            self.aucs = (WeightedAUC(score, positive),)
+        else:
+            predicted = (np.asarray(outputs.predictions)[:, None] == classes[None, :]).astype(np.float64)
+            self.columns = np.column_stack([*common, ((proba - actual) ** 2).sum(axis=1), actual, predicted,
+                                            predicted * actual])
+            self.aucs = tuple(WeightedAUC(proba[:, k], actual[:, k]) for k in range(len(classes)))
 
     def __call__(self, counts: np.ndarray, sums: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """counts: weightings × rows. sums: `counts @ self.columns` when the caller computed it already (one matrix
@@ -96,15 +99,24 @@ class WeightedScores:
             # A constant target: 1 for a perfect fit, else 0 (scikit-learn's force_finite).
             r2 = np.where(spread > 0, 1 - _ratio(squared, spread), np.where(squared == 0, 1.0, 0.0))
             return {"rmse": np.sqrt(_ratio(squared, total)), "mae": _ratio(absolute, total), "r2": r2}
-        actual, correct, true_pos, predicted, log_loss, brier = sums[:, 1:].T
+        correct, log_loss, brier = sums[:, 1:4].T
+        actual, predicted, true_pos = np.split(sums[:, 4:], 3, axis=1)  # weightings × (1 or one per class)
+        precision, recall = _ratio(true_pos, predicted), _ratio(true_pos, actual)
+        f1 = _ratio(2 * true_pos, predicted + actual)
+        aucs = np.column_stack([auc(counts) for auc in self.aucs])
+        if not self.binary:  # macro: the mean over the classes each weighting has in its truth or predictions
+            present = (actual + predicted) > 0
+            precision, recall, f1 = (_ratio((m * present).sum(axis=1, keepdims=True),
+                                            present.sum(axis=1, keepdims=True)) for m in (precision, recall, f1))
+            aucs = aucs.mean(axis=1, keepdims=True)  # NaN when a class is absent from the truth, as sklearn fails
         return {
             "accuracy": _ratio(correct, total),
-            "precision": _ratio(true_pos, predicted),
-            "recall": _ratio(true_pos, actual),
-            "f1": _ratio(2 * true_pos, predicted + actual),
+            "precision": precision[:, 0],
+            "recall": recall[:, 0],
+            "f1": f1[:, 0],
             "log_loss": _ratio(log_loss, total),
             "brier": _ratio(brier, total),
-            "roc_auc": self.auc(counts),
+            "roc_auc": aucs[:, 0],
         }
 
 

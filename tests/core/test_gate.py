@@ -15,6 +15,7 @@ from ml.compare import mcnemar, params_diff, schema_mismatch
 from ml.evaluate import Outputs
 from ml.gate import PROMOTE, REJECT, MetricDelta, decide
 from ml.params import Params, parse_params
+from ml.weighted_metrics import point_scores
 from tests.conftest import base_params
 
 # ---------------------------------------------------------------- the gate on constructed cases
@@ -163,26 +164,53 @@ def test_regression_bootstrap_matches_sklearn_on_the_same_resamples() -> None:
         np.testing.assert_allclose(fast[name], slow, rtol=1e-9, atol=1e-12, err_msg=name)
 
 
+def _sklearn_ovr_auc(y, proba, classes):
+    """sklearn's macro one-vs-rest AUC; it refuses a resample without some class, where ours is NaN."""
+    return skm.roc_auc_score(y, proba, multi_class="ovr", labels=classes) if set(y) == set(classes) else np.nan
+
+
+REFERENCE_MULTICLASS = {
+    "accuracy": lambda y, o, r: skm.accuracy_score(y[r], o.predictions[r]),
+    "precision": lambda y, o, r: skm.precision_score(y[r], o.predictions[r], average="macro", zero_division=0),
+    "recall": lambda y, o, r: skm.recall_score(y[r], o.predictions[r], average="macro", zero_division=0),
+    "f1": lambda y, o, r: skm.f1_score(y[r], o.predictions[r], average="macro", zero_division=0),
+    "log_loss": lambda y, o, r: skm.log_loss(y[r], y_proba=o.probabilities[r], labels=list(o.classes)),
+    "brier": lambda y, o, r: np.mean(np.sum((o.probabilities[r] - (y[r, None] == np.array(o.classes))) ** 2, 1)),
+    "roc_auc": lambda y, o, r: _sklearn_ovr_auc(y[r], o.probabilities[r], list(o.classes)),
+}
+
+
 def test_multiclass_bootstrap_matches_sklearn_on_the_same_resamples() -> None:
     rng = np.random.default_rng(9)
-    classes = ("a", "b", "c")
-    y = rng.choice(classes, 150)
+    classes = ("a", "b", "c", "d")
+    # "d" has one row and is never predicted: many resamples lack it in the truth, and so in both
+    y = np.concatenate([rng.choice(classes[:3], 149), ["d"]])
 
     def model(noise: float) -> Outputs:
-        logits = (y[:, None] == np.array(classes)[None, :]) + rng.normal(0, noise, (len(y), 3))
+        logits = 1.5 * (y[:, None] == np.array(classes)[None, :]) + rng.normal(0, noise, (len(y), 4))
+        logits[:, 3] -= 5
         proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
         return Outputs(np.array(classes)[proba.argmax(axis=1)], proba, classes)
 
     champion, challenger = model(0.9), model(0.6)
-    reference = {
-        "accuracy": lambda y, o, r: skm.accuracy_score(y[r], o.predictions[r]),
-        "f1": lambda y, o, r: skm.f1_score(y[r], o.predictions[r], average="macro", zero_division=0),
-        "log_loss": lambda y, o, r: skm.log_loss(y[r], o.probabilities[r], labels=list(classes)),
-    }
-    fast = paired_delta_samples(y, champion, challenger, "classification", list(reference), 40, 5)
-    for name, metric in reference.items():
-        np.testing.assert_allclose(fast[name], reference_deltas(y, champion, challenger, metric, 40, 5),
-                                   rtol=1e-9, atol=1e-12, err_msg=name)
+    fast = paired_delta_samples(y, champion, challenger, "classification", list(REFERENCE_MULTICLASS), RESAMPLES, 5)
+    for name, metric in REFERENCE_MULTICLASS.items():
+        slow = reference_deltas(y, champion, challenger, metric, RESAMPLES, 5)
+        np.testing.assert_allclose(fast[name], slow, rtol=1e-9, atol=1e-12, err_msg=name)
+        assert np.std(slow[np.isfinite(slow)]) > 0, name
+    assert 0 < np.isnan(fast["roc_auc"]).sum() < RESAMPLES  # some resamples lack "d" in the truth, most do not
+
+
+def test_multiclass_point_scores_are_sklearns() -> None:
+    rng = np.random.default_rng(4)
+    classes = (0, 1, 2)
+    y = rng.integers(0, 3, 500)
+    proba = rng.dirichlet([1, 1, 1], len(y))
+    outputs = Outputs(proba.argmax(axis=1), proba, classes)
+    every_row = np.arange(len(y))
+    scores = point_scores(y, outputs, "classification")
+    for name, metric in REFERENCE_MULTICLASS.items():
+        assert scores[name] == pytest.approx(metric(y, outputs, every_row), rel=1e-12), name
 
 
 def test_identical_models_have_a_zero_delta_on_every_resample() -> None:
