@@ -1,8 +1,4 @@
-"""What `make demo` changes, chosen from params.yaml so the demo runs on any adopted data and estimator.
-
-Round 2's pull request tunes one hyperparameter the configured estimator has; the drift round's simulated
-production batch drifts in the columns the features allow.
-"""
+"""The hyperparameter `make demo`'s second pull request changes, chosen so the demo runs with any estimator."""
 
 from __future__ import annotations
 
@@ -29,19 +25,3 @@ def round_two_change(model: dict[str, Any]) -> dict[str, Any]:
                 change.update({rounds: numeric[rounds] * 2 for rounds in ROUNDS if rounds in numeric})
             return change
     return {}
-
-
-def drift_options(raw: dict[str, Any]) -> list[str]:
-    """simulate_production.py's drift for this data: a mean shift in a numeric feature (a critical one if any), new
-    values in a category feature, a null spike in a nullable category feature; whichever the features allow."""
-    features = raw["features"]
-    critical = (raw.get("drift") or {}).get("critical_columns") or []
-    numeric = [name for name, spec in features.items() if spec["type"] in ("int", "float")]
-    categories = [name for name, spec in features.items() if spec["type"] == "category"]
-    nullable = [name for name in categories if features[name].get("nullable")]
-    options = []
-    for option, columns, amount in (("--shift-mean", sorted(numeric, key=lambda n: n not in critical), 1.0),
-                                    ("--new-category", categories, 0.05), ("--null-spike", nullable, 0.2)):
-        if columns:
-            options += [option, f"{columns[0]}={amount:g}"]
-    return options

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from datetime import UTC, datetime
@@ -14,7 +15,11 @@ from ml.gate import PROMOTE
 from ml.registry.base import ModelVersion, Registry
 from ml.report import render_model_card
 
-MODEL_NAME = "churn-model"
+
+def model_name(root: Path) -> str:
+    """What the model card calls the model: the repository's name (GITHUB_REPOSITORY in Actions, else the
+    checkout's directory), so a fork's cards carry the fork's name."""
+    return os.environ.get("GITHUB_REPOSITORY", "").rpartition("/")[2] or root.resolve().name
 
 
 def check_promotable(metadata: dict, comparison: dict, force: bool) -> None:
@@ -28,7 +33,7 @@ def check_promotable(metadata: dict, comparison: dict, force: bool) -> None:
 
 
 def promote(model_dir: Path, comparison: dict, registry: Registry, force: bool = False,
-            pull_request: int | None = None, name: str = MODEL_NAME) -> ModelVersion:
+            pull_request: int | None = None, *, name: str) -> ModelVersion:
     metadata = verify_artifact(model_dir)
     check_promotable(metadata, comparison, force)
     metadata = {

@@ -18,7 +18,7 @@ import click
 import yaml
 
 from ml.cli import one_line_errors
-from ml.demo_plan import drift_options, round_two_change
+from ml.demo_plan import round_two_change
 
 DEMO = Path("artifacts/demo")
 REPORTS = Path("reports/demo")
@@ -62,13 +62,13 @@ def pr_round(name: str, params: str) -> Path:
 
 
 def drift_round(params: str, base: dict) -> Path:
-    """The drift job on a simulated production batch that drifted as drift_options says."""
+    """The drift job on a simulated production batch with simulate_production.py's typical drift."""
     click.secho("\n== The scheduled drift job, on a simulated production batch that drifted", bold=True)
     champion = DEMO / "champion"
     step("fetch_model.py", "--params", params, "--dest", str(champion))
     batch = str(DEMO / "production.jsonl")
     step("simulate_production.py", "--params", params, "--reference", base["data"]["path"], "--out", batch,
-         "--rows", "2000", *drift_options(base), "--model-dir", str(champion))
+         "--rows", "2000", "--typical-drift", "--model-dir", str(champion))
     out = REPORTS / "drift"
     step("detect_drift.py", "--params", params, "--reference", str(champion / "reference.json"),
          "--current", batch, "--out", str(out), "--model-dir", str(champion))

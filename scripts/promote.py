@@ -7,7 +7,7 @@ import click
 from ml.cli import one_line_errors, params_option
 from ml.json_report import load_json_report
 from ml.params import load_params
-from ml.promote import promote
+from ml.promote import model_name, promote
 from ml.registry import open_registry
 
 
@@ -21,7 +21,8 @@ from ml.registry import open_registry
 def main(params_path: str, model_dir: str, comparison: str, force: bool, pull_request: int | None) -> None:
     params = load_params(params_path)
     decision = load_json_report(comparison, "compare.py")
-    version = promote(Path(model_dir), decision, open_registry(params), force=force, pull_request=pull_request)
+    version = promote(Path(model_dir), decision, open_registry(params), force=force, pull_request=pull_request,
+                      name=model_name(params.root))
     click.echo(f"promoted {version.name}: it is now the champion")
 
 

@@ -49,15 +49,24 @@ def _out_path(out: str) -> Path:
               help=f"Replace this share of a category column's values with '{simulate.NEW_CATEGORY}' (repeatable).")
 @click.option("--null-spike", multiple=True, callback=_pairs, metavar="COL=RATE",
               help="Blank this share of a column's values (repeatable).")
+@click.option("--typical-drift", is_flag=True,
+              help="Instead of the three options above: a 1σ shift in a numeric feature (a critical one first), 5% "
+                   "new values in a category feature, a 20% null spike in a nullable category feature.")
 @click.option("--model-dir", type=click.Path(file_okay=False),
               help="Model bundle that fills prediction and probability (left null without it).")
 @one_line_errors
 def main(params_path: str, reference: str, out: str, rows: int, seed: int, shift_mean: dict[str, float],
-         new_category: dict[str, float], null_spike: dict[str, float], model_dir: str | None) -> None:
+         new_category: dict[str, float], null_spike: dict[str, float], typical_drift: bool,
+         model_dir: str | None) -> None:
     target = _out_path(out)
     remove_outputs(target)
+    if typical_drift and (shift_mean or new_category or null_spike):
+        raise click.UsageError("--typical-drift replaces --shift-mean, --new-category and --null-spike")
     params = load_params(params_path)
-    spec = simulate.DriftSpec(shift_mean=shift_mean, new_category=new_category, null_spike=null_spike)
+    if typical_drift:
+        spec = simulate.typical_drift(params)
+    else:
+        spec = simulate.DriftSpec(shift_mean=shift_mean, new_category=new_category, null_spike=null_spike)
     spec.check(params.features)
     rng = np.random.default_rng(seed)
     frame = simulate.apply_drift(simulate.reference_rows(reference, params, rows, rng), params.features, spec, rng)
@@ -76,7 +85,8 @@ def main(params_path: str, reference: str, out: str, rows: int, seed: int, shift
     else:
         write_bytes_atomic(target, simulate.records_table(records).to_parquet(index=False))
     drift = ", ".join(f"{option} {name}={value:g}" for option, pairs in
-                      (("shift-mean", shift_mean), ("new-category", new_category), ("null-spike", null_spike))
+                      (("shift-mean", spec.shift_mean), ("new-category", spec.new_category),
+                       ("null-spike", spec.null_spike))
                       for name, value in pairs.items()) or "no drift"
     click.echo(f"{rows} rows ({drift}) → {target}")
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ml.drift.config import drift_config
 from ml.drift.readers import bool_label, iter_batches
 from ml.drift.reference import load_reference
 from ml.drift.summary import NumericSummary
@@ -49,6 +50,18 @@ class DriftSpec:
                     raise DataError(f"{option}: '{name}' is {feature.type}; new categories need a category feature")
                 if option != "--shift-mean" and not 0 <= value <= 1:
                     raise DataError(f"{option}: {name}={value:g} must be a share between 0 and 1")
+
+
+def typical_drift(params: Params) -> DriftSpec:
+    """A drift any dataset can show, for `make demo` and the drift workflow's dry run: a 1σ mean shift in a numeric
+    feature (a critical one first), 5% unseen values in a category feature and a 20% null spike in a nullable
+    category feature, as far as the features allow."""
+    critical = drift_config(params).critical_columns
+    numeric = sorted((f.name for f in params.features if f.is_numeric), key=lambda name: name not in critical)
+    categories = [f for f in params.features if f.type == "category"]
+    nullable = [f.name for f in categories if f.nullable]
+    return DriftSpec(shift_mean=dict.fromkeys(numeric[:1], 1.0), new_category=dict.fromkeys(
+        [f.name for f in categories][:1], 0.05), null_spike=dict.fromkeys(nullable[:1], 0.2))
 
 
 def reference_rows(path: str | Path, params: Params, rows: int, rng: np.random.Generator) -> pd.DataFrame:

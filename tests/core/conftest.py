@@ -49,7 +49,7 @@ def promote_in_process(ws: Workspace, model_dir: Path | None = None) -> dict:
 
     model_dir = model_dir or ws.model
     result = compare_step(params_of(ws), model_dir, ws.reports / "comparison.json")
-    promote(model_dir, result, LocalRegistry(ws.registry))
+    promote(model_dir, result, LocalRegistry(ws.registry), name="test-model")
     return result
 
 

@@ -1,5 +1,6 @@
 """`make demo` after the README's "adapt it to your data" steps, followed literally on a dataset that is not the
-sample: scikit-learn's breast-cancer table (string labels, float features only) and a LogisticRegression."""
+sample: scikit-learn's breast-cancer table (string labels, float features only) and a LogisticRegression; and
+the two choices that make it work on any data (the hyperparameter round 2 tunes, the simulated drift)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pytest
 import yaml
 from sklearn.datasets import load_breast_cancer
 
-from ml.demo_plan import drift_options, round_two_change
+from ml.demo_plan import round_two_change
+from ml.drift.simulate import DriftSpec, typical_drift
+from ml.params import parse_params
 from tests.conftest import REPO, assert_ok, run_script
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:dvc")  # DVC's own, not ours
@@ -34,15 +37,16 @@ def test_round_two_tunes_a_knob_the_estimator_has(model, change):
     assert round_two_change(model) == pytest.approx(change)
 
 
-def test_drift_options_follow_the_features():
+def test_typical_drift_follows_the_features(tmp_path):
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    assert drift_options(raw) == ["--shift-mean", "tenure_months=1", "--new-category", "contract=0.05",
-                                  "--null-spike", "region=0.2"]
+    spec = typical_drift(parse_params(raw, tmp_path))  # the sample: tenure_months is critical and numeric
+    assert spec == DriftSpec({"tenure_months": 1.0}, {"contract": 0.05}, {"region": 0.2})
     raw["drift"]["critical_columns"] = ["monthly_charges"]
     raw["features"]["region"]["nullable"] = False
-    assert drift_options(raw) == ["--shift-mean", "monthly_charges=1", "--new-category", "contract=0.05"]
-    floats = {"features": {"a": {"type": "float"}, "b": {"type": "bool"}}}
-    assert drift_options(floats) == ["--shift-mean", "a=1"]
+    assert typical_drift(parse_params(raw, tmp_path)) == DriftSpec({"monthly_charges": 1.0}, {"contract": 0.05}, {})
+    raw["features"] = {"a": {"type": "bool"}, "b": {"type": "float"}}
+    raw["drift"]["critical_columns"] = []
+    assert typical_drift(parse_params(raw, tmp_path)) == DriftSpec({"b": 1.0}, {}, {})
 
 
 @pytest.fixture
@@ -82,7 +86,8 @@ def test_make_demo_runs_on_adopted_data_and_estimator(adopted: Path):
     assert "data/cancer.csv: present, matches data.dvc" in run.stdout
 
     registry = adopted / "artifacts" / "demo" / "registry"
-    assert (registry / "v1" / "model_card.md").is_file()
+    card = (registry / "v1" / "model_card.md").read_text()
+    assert card.startswith("# Model card: fork v1\n") and "classification of `diagnosis`" in card  # the fork's name
     second = json.loads((adopted / "reports/demo/round-2/comparison.json").read_text())
     assert second["champion"]["version"] == 1
     assert second["params_diff"] == [{"key": "model.params.C", "champion": None, "challenger": 0.1}]

@@ -126,13 +126,13 @@ def test_a_crash_while_publishing_leaves_no_half_registered_version(with_champio
 
     monkeypatch.setattr(shutil, "copy2", copy_then_crash)
     with pytest.raises(OSError, match="No space left"):
-        promote(ws.model, comparison, LocalRegistry(ws.registry), force=True)
+        promote(ws.model, comparison, LocalRegistry(ws.registry), force=True, name="test-model")
     monkeypatch.undo()
 
     assert copied, "the crash was not inside publish()"
     assert registry_state(ws) == ([1], 1, [])
     # The registry is still usable: the retry gets the number the crashed attempt would have had.
-    assert promote(ws.model, comparison, LocalRegistry(ws.registry), force=True).version == 2
+    assert promote(ws.model, comparison, LocalRegistry(ws.registry), force=True, name="test-model").version == 2
     assert registry_state(ws) == ([1, 2], 2, [])
 
 
@@ -145,14 +145,14 @@ def test_a_crash_while_writing_the_card_registers_nothing(with_champion: Workspa
 
     monkeypatch.setattr("ml.promote.render_model_card", broken_card)
     with pytest.raises(RuntimeError):
-        promote(ws.model, comparison, LocalRegistry(ws.registry), force=True)
+        promote(ws.model, comparison, LocalRegistry(ws.registry), force=True, name="test-model")
     assert registry_state(ws) == ([1], 1, [])
 
 
 def test_rollback_restores_the_previous_champion(with_champion: Workspace) -> None:
     ws = with_champion
     registry = LocalRegistry(ws.registry)
-    promote(ws.model, _same_model_again(ws), registry, force=True)
+    promote(ws.model, _same_model_again(ws), registry, force=True, name="test-model")
     assert registry_state(ws) == ([1, 2], 2, [])
 
     assert registry.rollback().version == 1
@@ -166,7 +166,7 @@ def test_rollback_restores_the_previous_champion(with_champion: Workspace) -> No
 def test_rollback_refuses_a_tampered_previous_version(with_champion: Workspace) -> None:
     ws = with_champion
     registry = LocalRegistry(ws.registry)
-    promote(ws.model, _same_model_again(ws), registry, force=True)
+    promote(ws.model, _same_model_again(ws), registry, force=True, name="test-model")
     artifact = ws.registry / "v1" / ARTIFACT
     artifact.write_bytes(artifact.read_bytes() + b"\0")
 
