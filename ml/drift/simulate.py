@@ -58,10 +58,10 @@ def typical_drift(params: Params) -> DriftSpec:
     category feature, as far as the features allow."""
     critical = drift_config(params).critical_columns
     numeric = sorted((f.name for f in params.features if f.is_numeric), key=lambda name: name not in critical)
-    categories = [f for f in params.features if f.type == "category"]
-    nullable = [f.name for f in categories if f.nullable]
-    return DriftSpec(shift_mean=dict.fromkeys(numeric[:1], 1.0), new_category=dict.fromkeys(
-        [f.name for f in categories][:1], 0.05), null_spike=dict.fromkeys(nullable[:1], 0.2))
+    categories = [f.name for f in params.features if f.type == "category"]
+    nullable = [f.name for f in params.features if f.type == "category" and f.nullable]
+    return DriftSpec(shift_mean=dict.fromkeys(numeric[:1], 1.0), new_category=dict.fromkeys(categories[:1], 0.05),
+                     null_spike=dict.fromkeys(nullable[:1], 0.2))
 
 
 def reference_rows(path: str | Path, params: Params, rows: int, rng: np.random.Generator) -> pd.DataFrame:
