@@ -54,12 +54,13 @@ def train_step(params: Params, model_dir: Path, dataset: Dataset | None = None) 
     """Fit, then store the bundle with its drift reference (training features, holdout scores): drift jobs need
     no data. Returns the metadata and the model's outputs on the holdout."""
     from ml.bundle import REFERENCE, save_bundle
-    from ml.drift import build_reference
+    from ml.drift import build_reference, drift_config
     from ml.drift.scoring import output_scores
     from ml.evaluate import predict
     from ml.train import fit
 
     shutil.rmtree(model_dir, ignore_errors=True)
+    drift_config(params)  # the reference needs the drift: section; a mistake there fails now, not after the fit
     dataset = dataset or load_dataset(params)
     model, metadata = fit(dataset, params)
     holdout = predict(model, dataset.X_holdout, params)
