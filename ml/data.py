@@ -11,8 +11,9 @@ import pandas as pd
 from ml.errors import DataError
 from ml.params import Feature, Params
 
-_TRUE = {"true", "1", "yes", "t", "y"}
-_FALSE = {"false", "0", "no", "f", "n"}
+# How booleans are spelled in text columns (compared lower-cased).
+TRUE_WORDS = {"true", "1", "yes", "t", "y"}
+FALSE_WORDS = {"false", "0", "no", "f", "n"}
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -51,8 +52,8 @@ def to_bool(series: pd.Series) -> pd.Series:
         return series.astype(float)
     lowered = series.astype("string").str.strip().str.lower()
     out = pd.Series(np.nan, index=series.index, dtype=float)
-    out[lowered.isin(_TRUE)] = 1.0
-    out[lowered.isin(_FALSE)] = 0.0
+    out[lowered.isin(TRUE_WORDS)] = 1.0
+    out[lowered.isin(FALSE_WORDS)] = 0.0
     return out
 
 

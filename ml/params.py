@@ -213,7 +213,8 @@ def parse_params(raw: Any, root: Path) -> Params:
     )
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
+def read_params_yaml(path: str | Path) -> tuple[str, Any]:
+    """The text of a params file and its parsed YAML; unreadable or invalid files are one-line ParamsErrors."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -222,9 +223,12 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     except OSError as exc:
         raise ParamsError(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        raw = yaml.safe_load(text)
+        return text, yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ParamsError(f"{path}: not valid YAML{where}") from None
-    return parse_params(raw, Path.cwd())
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    return parse_params(read_params_yaml(path)[1], Path.cwd())

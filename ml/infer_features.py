@@ -1,0 +1,123 @@
+"""Draft the features block of params.yaml from a data file: the first step of adopting a dataset, done for you.
+
+Types, nullability and categories come straight from the data. Numeric ranges are the observed ones rounded
+outward at a tenth of their span's magnitude (age 19..79 → 19..79, charges 18.3..118.7 → 10..120): a draft for a
+human to widen to what the domain allows, since validation and the model server reject values outside them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ml.data import FALSE_WORDS, TRUE_WORDS
+from ml.errors import DataError
+
+MAX_CLASSES = 20  # an integer target with at most this many distinct values is taken as class labels
+IDENTIFIER_SHARE = 0.5  # text columns with more distinct values than this share of rows are not categories
+
+
+@dataclass
+class Draft:
+    """What the data says: the task, one params.yaml spec per feature, and what a human should look at."""
+
+    task: str
+    target: str
+    features: dict[str, dict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def nice_bounds(low: float, high: float, integer: bool) -> tuple[float, float]:
+    """[low, high] rounded outward to a multiple of a tenth of the span's power of ten (1 at least for ints)."""
+    span = high - low or abs(low) or 1.0
+    step = 10.0 ** (math.floor(math.log10(span)) - 1)
+    if integer:
+        step = max(step, 1.0)
+    digits = max(0, -math.floor(math.log10(step)))
+    lo, hi = round(math.floor(low / step) * step, digits), round(math.ceil(high / step) * step, digits)
+    return (int(lo), int(hi)) if step >= 1 else (lo, hi)
+
+
+def _looks_boolean(values: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(values):
+        return True
+    if pd.api.types.is_numeric_dtype(values):
+        return False
+    return bool(values.astype("string").str.strip().str.lower().isin(TRUE_WORDS | FALSE_WORDS).all())
+
+
+def _numeric_share(values: pd.Series) -> tuple[pd.Series, float]:
+    numbers = pd.to_numeric(values, errors="coerce")
+    return numbers, float(numbers.notna().mean())
+
+
+def infer_feature(name: str, series: pd.Series, notes: list[str]) -> dict:
+    """The params.yaml spec of one column; DataError for columns that cannot be features (empty, identifiers)."""
+    values = series.dropna()
+    if values.empty:
+        raise DataError(f"column '{name}' is empty in every row: remove it from the data")
+    spec: dict = {}
+    if _looks_boolean(values):
+        spec["type"] = "bool"
+    else:
+        numbers, share = _numeric_share(values)
+        if share >= 0.95:
+            if share < 1:
+                bad = values[numbers.isna()]
+                notes.append(f"{name}: {len(bad)} values are not numbers (such as {str(bad.iloc[0])!r}); "
+                             "validation will list them")
+            numbers = numbers.dropna()
+            integer = bool((numbers % 1 == 0).all())
+            spec["type"] = "int" if integer else "float"
+            spec["min"], spec["max"] = nice_bounds(float(numbers.min()), float(numbers.max()), integer)
+            if numbers.nunique() == len(series) > MAX_CLASSES:
+                notes.append(f"{name}: a different value in every row; if it is an identifier, remove it from the "
+                             "data")
+        else:
+            categories = sorted(values.astype("string").unique())
+            if len(categories) > MAX_CLASSES and len(categories) > IDENTIFIER_SHARE * len(values):
+                raise DataError(f"column '{name}' has {len(categories)} distinct text values in {len(values)} rows: "
+                                "an identifier or free text is not a feature; remove it from the data or "
+                                "derive features from it")
+            spec["type"] = "category"
+            spec["values"] = [str(value) for value in categories]
+    if len(values) < len(series):
+        spec["nullable"] = True
+    if values.nunique() == 1:
+        notes.append(f"{name}: the same value in every row; it tells the model nothing")
+    return spec
+
+
+def infer_task(target: pd.Series) -> str:
+    """Class labels (text, booleans, or at most MAX_CLASSES distinct integers) or a number to predict."""
+    values = target.dropna()
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return "classification"
+    if (values % 1 != 0).any():
+        return "regression"
+    return "classification" if values.nunique() <= MAX_CLASSES else "regression"
+
+
+def draft_features(frame: pd.DataFrame, target: str, task: str | None = None) -> Draft:
+    """Every column but the target becomes a feature: the schema is strict, so every column must be declared."""
+    if target not in frame.columns:
+        shown = ", ".join(map(str, frame.columns[:8])) + (", …" if len(frame.columns) > 8 else "")
+        raise DataError(f"target '{target}' is not a column of the data (columns: {shown})")
+    labels = frame[target]
+    draft = Draft(task=task or infer_task(labels), target=target)
+    if draft.task == "regression" and _numeric_share(labels.dropna())[1] < 1:
+        raise DataError(f"target '{target}' holds text, which a regression cannot predict; use --task "
+                        "classification")
+    missing = int(labels.isna().sum())
+    if missing:
+        draft.notes.append(f"{target}: the target is missing in {missing} rows; validation rejects them, so drop "
+                           "those rows from the data")
+    if draft.task == "classification" and labels.nunique() < 2:
+        raise DataError(f"target '{target}' has a single class; a classifier needs at least two")
+    for name in frame.columns.drop(target):
+        draft.features[str(name)] = infer_feature(str(name), frame[name], draft.notes)
+    if not draft.features:
+        raise DataError(f"the data has no column besides the target '{target}'")
+    return draft

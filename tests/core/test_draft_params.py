@@ -1,0 +1,194 @@
+"""scripts/draft_params.py: step 2 of "adapt it to your data" done from the data file, so a fork's params.yaml
+describes new data in one command and the pipeline runs on it; everything the user did not ask to change stays."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn.datasets import load_diabetes, load_iris
+
+from ml.data import read_table
+from ml.infer_features import draft_features, infer_task, nice_bounds
+from tests.conftest import REPO, assert_ok, assert_one_line_error, run_script
+
+
+def test_drafts_the_sample_as_its_author_described_it(sample_csv):
+    frame = read_table(sample_csv)
+    draft = draft_features(frame, "churned")
+    declared = yaml.safe_load((REPO / "params.yaml").read_text())["features"]
+    assert draft.task == "classification" and list(draft.features) == list(declared)
+    for name, spec in draft.features.items():
+        want = declared[name]
+        assert spec["type"] == want["type"], name
+        assert spec.get("nullable", False) == want.get("nullable", False), name
+        assert set(spec.get("values", ())) == set(want.get("values", ())), name
+        if "min" in want:  # contains every observed value, and is no wider than what the author allowed
+            assert want["min"] <= spec["min"] <= frame[name].min(), name
+            assert frame[name].max() <= spec["max"] <= want["max"], name
+
+
+@pytest.mark.parametrize("low, high, integer, bounds", [
+    (19, 79, True, (19, 79)),
+    (18.3, 118.7, False, (10, 120)),
+    (3.2581, 6.107, False, (3.2, 6.2)),
+    (-3.7, 12.2, False, (-4, 13)),
+    (0.0, 7681.3, False, (0, 7700)),
+    (0.0012, 0.0491, False, (0.001, 0.05)),
+    (5, 5, True, (5, 5)),
+])
+def test_ranges_are_the_observed_ones_rounded_outward(low, high, integer, bounds):
+    assert nice_bounds(low, high, integer) == pytest.approx(bounds)
+    if integer:
+        assert all(isinstance(bound, int) for bound in nice_bounds(low, high, integer))
+
+
+@pytest.mark.parametrize("values, task", [
+    ([0.5, 1.25, 3.0], "regression"),
+    ([0, 1, 2, 1, 0], "classification"),
+    (["cat", "dog", None], "classification"),
+    ([True, False, True], "classification"),
+    (list(range(100)), "regression"),  # integers, but too many distinct ones to be classes
+])
+def test_the_task_follows_the_target(values, task):
+    assert infer_task(pd.Series(values)) == task
+
+
+def test_types_nulls_and_what_a_human_should_look_at():
+    rows = 40
+    frame = pd.DataFrame({
+        "flag": ["yes", "no", None, "No"] * 10,                    # text booleans, some missing
+        "count": [1.0, np.nan, 3.0, 4.0] * 10,                      # whole numbers read as float for the NaN
+        "amount": ["1.5", "2.5", "oops", "3.5"] + ["2.0"] * 36,     # numbers with one typo
+        "constant": ["a"] * rows,
+        "ident": range(rows),
+        "label": [0, 1] * 20,
+    })
+    draft = draft_features(frame, "label")
+    assert draft.features == {
+        "flag": {"type": "bool", "nullable": True},
+        "count": {"type": "int", "min": 1, "max": 4, "nullable": True},
+        "amount": {"type": "float", "min": 1.5, "max": 3.5},
+        "constant": {"type": "category", "values": ["a"]},
+        "ident": {"type": "int", "min": 0, "max": 39},
+    }
+    notes = "\n".join(draft.notes)
+    assert "amount: 1 values are not numbers (such as 'oops')" in notes
+    assert "constant: the same value in every row" in notes
+    assert "ident: a different value in every row" in notes
+
+
+@pytest.fixture
+def fork(tmp_path):
+    """A fork before step 2: the template's params.yaml, the user's data in data/."""
+    root = tmp_path / "fork"
+    (root / "data").mkdir(parents=True)
+    shutil.copy(REPO / "params.yaml", root / "params.yaml")
+    return root
+
+
+def _blocks(text: str) -> dict[str, str]:
+    """Top-level key → its lines, as written."""
+    blocks, key = {}, None
+    for line in text.splitlines():
+        if line[:1].isalpha():
+            key = line.split(":")[0]
+        if key:
+            blocks[key] = blocks.get(key, "") + line + "\n"
+    return blocks
+
+
+def test_a_classification_fork_runs_after_one_command(fork):
+    iris = load_iris(as_frame=True).frame
+    iris.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
+    iris["species"] = iris["species"].map(dict(enumerate(["setosa", "versicolor", "virginica"])))
+    iris.loc[::10, "petal_width"] = np.nan
+    iris.to_csv(fork / "data" / "iris.csv", index=False)
+    before = (fork / "params.yaml").read_text()
+
+    printed = assert_ok(run_script("draft_params.py", "data/iris.csv", "--target", "species", cwd=fork))
+    assert (fork / "params.yaml").read_text() == before  # without --write nothing is written
+    run = assert_ok(run_script("draft_params.py", "data/iris.csv", "--target", "species", "--write", cwd=fork))
+    after = (fork / "params.yaml").read_text()
+    assert after == printed.stdout
+    assert "classification of 'species'" in run.stderr and "critical_columns" in run.stderr
+
+    raw = yaml.safe_load(after)
+    assert raw["data"] == {"path": "data/iris.csv"} and raw["target"] == "species"
+    assert raw["features"]["petal_width"] == {"type": "float", "min": 0.1, "max": 2.5, "nullable": True}
+    assert raw["model"] == yaml.safe_load(before)["model"]  # still a classifier: kept as it was
+    assert after.count("\n\n") == before.count("\n\n")  # the blank lines between blocks, and
+    assert "# Every feature column, its type" in after  # the comment above features:, stay
+    old, new = _blocks(before), _blocks(after)
+    for key in ("model", "split", "metrics", "gate", "registry", "serving"):
+        assert new[key] == old[key], key  # comments and all
+    sample_critical = "[contract, tenure_months]"
+    assert new["drift"] == old["drift"].replace(sample_critical, "[]".ljust(len(sample_critical)))
+
+    assert_ok(run_script("run_pipeline.py", cwd=fork))
+    metrics = json.loads((fork / "reports" / "metrics.json").read_text())
+    assert metrics["metrics"]["roc_auc"] > 0.9 and metrics["confusion_matrix"]["labels"] == ["setosa", "versicolor",
+                                                                                  "virginica"]
+
+
+def test_a_regression_fork_gets_a_regressor_and_its_metrics(fork):
+    frame = load_diabetes(as_frame=True, scaled=False).frame
+    frame["sex"] = frame["sex"].map({1.0: "f", 2.0: "m"})
+    frame.to_csv(fork / "data" / "diabetes.csv", index=False)
+
+    run = assert_ok(run_script("draft_params.py", "data/diabetes.csv", "--target", "target", "--write", cwd=fork))
+    assert "task: classification → regression" in run.stderr
+    raw = yaml.safe_load((fork / "params.yaml").read_text())
+    assert raw["task"] == "regression" and raw["features"]["sex"] == {"type": "category", "values": ["f", "m"]}
+    assert raw["model"]["class"] == "sklearn.ensemble.HistGradientBoostingRegressor"
+    assert raw["model"]["params"] == {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31}  # its twin's
+    assert raw["metrics"] == {"primary": {"name": "rmse", "direction": "minimize"}, "guardrails": {"r2": 0.01}}
+
+    assert_ok(run_script("run_pipeline.py", cwd=fork))
+    metrics = json.loads((fork / "reports" / "metrics.json").read_text())
+    assert set(metrics["metrics"]) == {"rmse", "mae", "r2"} and metrics["metrics"]["r2"] > 0.2
+
+
+def test_a_model_with_no_twin_is_replaced_by_the_tasks_default(fork):
+    text = (fork / "params.yaml").read_text()
+    text = text.replace("sklearn.ensemble.HistGradientBoostingClassifier", "sklearn.linear_model.LogisticRegression")
+    text = text.replace("    max_iter: 200\n    learning_rate: 0.1\n    max_leaf_nodes: 31\n", "    C: 0.5\n")
+    (fork / "params.yaml").write_text(text)
+    pd.DataFrame({"x": np.linspace(0, 1, 50), "y": np.linspace(0, 5, 50) ** 2}).to_csv(fork / "data" / "t.csv",
+                                                                                     index=False)
+    run = assert_ok(run_script("draft_params.py", "data/t.csv", "--target", "y", "--write", cwd=fork))
+    assert "params reset" in run.stderr
+    assert yaml.safe_load((fork / "params.yaml").read_text())["model"] == {
+        "class": "sklearn.ensemble.HistGradientBoostingRegressor", "params": {"max_iter": 200}}
+
+
+@pytest.mark.parametrize("frame, args, needles", [
+    (None, ["data/none.csv", "--target", "y"], ["data/none.csv", "not found"]),
+    (pd.DataFrame({"a": [1, 2], "b": [3, 4]}), ["--target", "y"], ["target 'y'", "columns: a, b"]),
+    (pd.DataFrame({"id": [f"u{i}" for i in range(50)], "y": [0, 1] * 25}), ["--target", "y"],
+     ["column 'id'", "50 distinct text values"]),
+    (pd.DataFrame({"gone": [None] * 4, "x": [1, 2, 3, 4], "y": [0, 1, 0, 1]}), ["--target", "y"],
+     ["column 'gone'", "empty in every row"]),
+    (pd.DataFrame({"x": [1, 2, 3], "y": ["a", "b", "c"]}), ["--target", "y", "--task", "regression"],
+     ["target 'y'", "holds text"]),
+    (pd.DataFrame({"x": [1, 2, 3], "y": [1, 1, 1]}), ["--target", "y"], ["target 'y'", "single class"]),
+])
+def test_bad_input_is_one_line_and_leaves_params_alone(fork, frame, args, needles):
+    if frame is not None:
+        frame.to_csv(fork / "data" / "d.csv", index=False)
+        args = ["data/d.csv", *args]
+    before = (fork / "params.yaml").read_text()
+    assert_one_line_error(run_script("draft_params.py", *args, "--write", cwd=fork), *needles)
+    assert (fork / "params.yaml").read_text() == before
+
+
+def test_a_params_file_that_is_not_yaml_is_named(fork):
+    pd.DataFrame({"x": [1, 2, 3, 4], "y": [0, 1, 0, 1]}).to_csv(fork / "data" / "d.csv", index=False)
+    (fork / "params.yaml").write_text("data: [unclosed\n")
+    run = run_script("draft_params.py", "data/d.csv", "--target", "y", "--write", cwd=fork)
+    assert_one_line_error(run, "params.yaml", "not valid YAML")
+    assert (fork / "params.yaml").read_text() == "data: [unclosed\n"
