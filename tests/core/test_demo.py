@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import shutil
 import subprocess
 from pathlib import Path
@@ -64,11 +63,10 @@ def adopted(tmp_path: Path) -> Path:
     (repo / "data").mkdir()
     frame.to_csv(repo / "data" / "cancer.csv", index=False)
 
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    raw["data"] = {"path": "data/cancer.csv"}
-    raw["target"] = "diagnosis"
-    raw["features"] = {name: {"type": "float", "min": 0, "max": math.ceil(frame[name].max() * 2)}
-                       for name in frame.columns.drop("diagnosis")}
+    shutil.copy(REPO / "params.yaml", repo / "params.yaml")
+    assert_ok(run_script("draft_params.py", "data/cancer.csv", "--target", "diagnosis", "--write", cwd=repo))
+    raw = yaml.safe_load((repo / "params.yaml").read_text())
+    assert raw["features"]["mean_radius"]["type"] == "float" and len(raw["features"]) == 30
     raw["model"] = {"class": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 5000}}
     raw["drift"]["critical_columns"] = ["mean_radius"]
     raw["gate"]["bootstrap_resamples"] = 200
