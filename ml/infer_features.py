@@ -17,6 +17,7 @@ from ml.errors import DataError
 
 MAX_CLASSES = 20  # an integer target with at most this many distinct values is taken as class labels
 IDENTIFIER_SHARE = 0.5  # text columns with more distinct values than this share of rows are not categories
+NUMBER_TYPOS = 0.05  # a text column is numbers with typos when at most this share of its values is not a number
 
 
 @dataclass
@@ -40,17 +41,34 @@ def nice_bounds(low: float, high: float, integer: bool) -> tuple[float, float]:
     return (int(lo), int(hi)) if step >= 1 else (lo, hi)
 
 
-def _looks_boolean(values: pd.Series) -> bool:
-    if pd.api.types.is_bool_dtype(values):
-        return True
-    if pd.api.types.is_numeric_dtype(values):
-        return False
-    return bool(values.astype("string").str.strip().str.lower().isin(TRUE_WORDS | FALSE_WORDS).all())
+def _numeric_spec(name: str, numbers: pd.Series, rows: int, notes: list[str]) -> dict:
+    """numbers: the column's distinct numeric values (or all of them)."""
+    integer = bool((numbers % 1 == 0).all())
+    low, high = nice_bounds(float(numbers.min()), float(numbers.max()), integer)
+    if numbers.nunique() == rows > MAX_CLASSES:
+        notes.append(f"{name}: a different value in every row; if it is an identifier, remove it from the data")
+    return {"type": "int" if integer else "float", "min": low, "max": high}
 
 
-def _numeric_share(values: pd.Series) -> tuple[pd.Series, float]:
-    numbers = pd.to_numeric(values, errors="coerce")
-    return numbers, float(numbers.notna().mean())
+def _text_spec(name: str, values: pd.Series, notes: list[str]) -> dict:
+    """A text column is booleans, numbers with a few typos, or categories; each distinct text is parsed once."""
+    counts = values.astype("string").value_counts(sort=False)
+    distinct = counts.index.to_series(index=range(len(counts)))
+    if distinct.str.strip().str.lower().isin(TRUE_WORDS | FALSE_WORDS).all():
+        return {"type": "bool"}
+    numbers = pd.to_numeric(distinct, errors="coerce")
+    text = numbers.isna().to_numpy()
+    text_rows = int(counts.to_numpy()[text].sum())
+    if text_rows <= NUMBER_TYPOS * len(values):
+        if text_rows:
+            notes.append(f"{name}: {text_rows} values are not numbers (such as {distinct[text].iloc[0]!r}); "
+                         "validation will list them")
+        return _numeric_spec(name, numbers.dropna(), len(values), notes)
+    if len(counts) > MAX_CLASSES and len(counts) > IDENTIFIER_SHARE * len(values):
+        raise DataError(f"column '{name}' has {len(counts)} distinct text values in {len(values)} rows: "
+                        "an identifier or free text is not a feature; remove it from the data or "
+                        "derive features from it")
+    return {"type": "category", "values": sorted(distinct)}
 
 
 def infer_feature(name: str, series: pd.Series, notes: list[str]) -> dict:
@@ -58,31 +76,15 @@ def infer_feature(name: str, series: pd.Series, notes: list[str]) -> dict:
     values = series.dropna()
     if values.empty:
         raise DataError(f"column '{name}' is empty in every row: remove it from the data")
-    spec: dict = {}
-    if _looks_boolean(values):
-        spec["type"] = "bool"
+    if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
+        raise DataError(f"column '{name}' holds dates or times, which are not a feature type: derive features "
+                        "from it (day of week, age in days) or remove it from the data")
+    if pd.api.types.is_bool_dtype(values):
+        spec = {"type": "bool"}
+    elif pd.api.types.is_numeric_dtype(values):
+        spec = _numeric_spec(name, values.astype(float), len(series), notes)
     else:
-        numbers, share = _numeric_share(values)
-        if share >= 0.95:
-            if share < 1:
-                bad = values[numbers.isna()]
-                notes.append(f"{name}: {len(bad)} values are not numbers (such as {str(bad.iloc[0])!r}); "
-                             "validation will list them")
-            numbers = numbers.dropna()
-            integer = bool((numbers % 1 == 0).all())
-            spec["type"] = "int" if integer else "float"
-            spec["min"], spec["max"] = nice_bounds(float(numbers.min()), float(numbers.max()), integer)
-            if numbers.nunique() == len(series) > MAX_CLASSES:
-                notes.append(f"{name}: a different value in every row; if it is an identifier, remove it from the "
-                             "data")
-        else:
-            categories = sorted(values.astype("string").unique())
-            if len(categories) > MAX_CLASSES and len(categories) > IDENTIFIER_SHARE * len(values):
-                raise DataError(f"column '{name}' has {len(categories)} distinct text values in {len(values)} rows: "
-                                "an identifier or free text is not a feature; remove it from the data or "
-                                "derive features from it")
-            spec["type"] = "category"
-            spec["values"] = [str(value) for value in categories]
+        spec = _text_spec(name, values, notes)
     if len(values) < len(series):
         spec["nullable"] = True
     if values.nunique() == 1:
@@ -107,7 +109,8 @@ def draft_features(frame: pd.DataFrame, target: str, task: str | None = None) ->
         raise DataError(f"target '{target}' is not a column of the data (columns: {shown})")
     labels = frame[target]
     draft = Draft(task=task or infer_task(labels), target=target)
-    if draft.task == "regression" and _numeric_share(labels.dropna())[1] < 1:
+    if draft.task == "regression" and not pd.api.types.is_numeric_dtype(labels) and (
+            pd.to_numeric(pd.Series(labels.dropna().unique()), errors="coerce").isna().mean() > NUMBER_TYPOS):
         raise DataError(f"target '{target}' holds text, which a regression cannot predict; use --task "
                         "classification")
     missing = int(labels.isna().sum())

@@ -186,6 +186,13 @@ def test_bad_input_is_one_line_and_leaves_params_alone(fork, frame, args, needle
     assert (fork / "params.yaml").read_text() == before
 
 
+def test_dates_are_refused_by_name(fork):
+    frame = pd.DataFrame({"signup": pd.date_range("2026-01-01", periods=30), "x": range(30), "y": [0, 1] * 15})
+    frame.to_parquet(fork / "data" / "d.parquet")
+    run = run_script("draft_params.py", "data/d.parquet", "--target", "y", cwd=fork)
+    assert_one_line_error(run, "column 'signup'", "dates or times")
+
+
 def test_a_params_file_that_is_not_yaml_is_named(fork):
     pd.DataFrame({"x": [1, 2, 3, 4], "y": [0, 1, 0, 1]}).to_csv(fork / "data" / "d.csv", index=False)
     (fork / "params.yaml").write_text("data: [unclosed\n")
