@@ -42,7 +42,7 @@ def nice_bounds(low: float, high: float, integer: bool) -> tuple[float, float]:
 
 
 def _numeric_spec(name: str, numbers: pd.Series, rows: int, notes: list[str]) -> dict:
-    """numbers: the column's distinct numeric values (or all of them)."""
+    """numbers: the column's non-missing numbers (or just the distinct ones); rows: the column's length."""
     integer = bool((numbers % 1 == 0).all())
     low, high = nice_bounds(float(numbers.min()), float(numbers.max()), integer)
     if numbers.nunique() == rows > MAX_CLASSES:
@@ -50,7 +50,7 @@ def _numeric_spec(name: str, numbers: pd.Series, rows: int, notes: list[str]) ->
     return {"type": "int" if integer else "float", "min": low, "max": high}
 
 
-def _text_spec(name: str, values: pd.Series, notes: list[str]) -> dict:
+def _text_spec(name: str, values: pd.Series, rows: int, notes: list[str]) -> dict:
     """A text column is booleans, numbers with a few typos, or categories; each distinct text is parsed once."""
     counts = values.astype("string").value_counts(sort=False)
     distinct = counts.index.to_series(index=range(len(counts)))
@@ -63,7 +63,7 @@ def _text_spec(name: str, values: pd.Series, notes: list[str]) -> dict:
         if text_rows:
             notes.append(f"{name}: {text_rows} values are not numbers (such as {distinct[text].iloc[0]!r}); "
                          "validation will list them")
-        return _numeric_spec(name, numbers.dropna(), len(values), notes)
+        return _numeric_spec(name, numbers.dropna(), rows, notes)
     if len(counts) > MAX_CLASSES and len(counts) > IDENTIFIER_SHARE * len(values):
         raise DataError(f"column '{name}' has {len(counts)} distinct text values in {len(values)} rows: "
                         "an identifier or free text is not a feature; remove it from the data or "
@@ -84,7 +84,7 @@ def infer_feature(name: str, series: pd.Series, notes: list[str]) -> dict:
     elif pd.api.types.is_numeric_dtype(values):
         spec = _numeric_spec(name, values.astype(float), len(series), notes)
     else:
-        spec = _text_spec(name, values, notes)
+        spec = _text_spec(name, values, len(series), notes)
     if len(values) < len(series):
         spec["nullable"] = True
     if values.nunique() == 1:
