@@ -107,11 +107,44 @@ class _Lines:
         return "\n".join(self.lines) + "\n"
 
 
-def features_block(draft: Draft, data: str) -> str:
-    keys = {name: _flow(name) for name in draft.features}
+def keep_declared(declared: Any, drafted: dict[str, dict]) -> tuple[dict[str, dict], list[str]]:
+    """The drafted features, except that a column already declared with the same type keeps its spec (widened
+    ranges, category order, nullability), widened only as far as the data needs: re-drafting keeps your edits."""
+    declared = declared if isinstance(declared, dict) else {}
+    features, widened, kept = {}, [], 0
+    for name, spec in drafted.items():
+        before = declared.get(name)
+        if not isinstance(before, dict) or before.get("type") != spec["type"]:
+            features[name] = spec
+            continue
+        merged = dict(before)
+        if "min" in before and spec["min"] < before["min"]:
+            merged["min"] = spec["min"]
+        if "max" in before and spec["max"] > before["max"]:
+            merged["max"] = spec["max"]
+        known = [str(value) for value in before.get("values") or []]
+        unseen = [value for value in spec.get("values", []) if value not in known]
+        if unseen:
+            merged["values"] = [*before["values"], *unseen]
+        if spec.get("nullable") and not before.get("nullable"):
+            merged["nullable"] = True
+        features[name] = merged
+        kept += 1
+        if merged != before:
+            widened.append(name)
+    changes = [f"features: {kept} kept as declared"
+               + (f", widened to the data: {', '.join(widened)}" if widened else "")] if kept else []
+    dropped = [name for name in declared if name not in drafted]
+    if dropped:
+        changes.append(f"features: {len(dropped)} dropped, not columns of the data")
+    return features, changes
+
+
+def features_block(features: dict[str, dict], data: str) -> str:
+    keys = {name: _flow(name) for name in features}
     width = max(len(key) for key in keys.values()) + 1
     lines = ["features:", FEATURES_NOTE.format(data=data)]
-    lines += [f"  {keys[name] + ':':<{width}} {_flow(spec)}" for name, spec in draft.features.items()]
+    lines += [f"  {keys[name] + ':':<{width}} {_flow(spec)}" for name, spec in features.items()]
     return "\n".join(lines)
 
 
@@ -160,7 +193,9 @@ def rewrite_params(text: str, raw: Any, draft: Draft, data: str, root: Path) -> 
         changes.append(f"task: {raw.get('task')} → {draft.task}")
     lines.set_value("task", None, draft.task)
     lines.set_value("target", None, _flow(draft.target))
-    lines.replace_block("features", features_block(draft, data))
+    features, notes = keep_declared(raw.get("features"), draft.features)
+    lines.replace_block("features", features_block(features, data))
+    changes += notes
 
     model = _mapping(raw, "model")
     settings = model.get("params") if isinstance(model.get("params"), dict) else {}

@@ -153,6 +153,24 @@ def test_a_regression_fork_gets_a_regressor_and_its_metrics(fork):
     assert set(metrics["metrics"]) == {"rmse", "mae", "r2"} and metrics["metrics"]["r2"] > 0.2
 
 
+def test_redrafting_keeps_what_you_declared_and_widens_it_to_the_data(fork, sample_csv):
+    frame = read_table(sample_csv)
+    frame.loc[:9, "tenure_months"] = 90                       # beyond the declared max of 72
+    frame.loc[:4, "internet_service"] = "satellite"           # a category params.yaml does not list
+    frame["promo"] = frame.index % 3 == 0                     # a new column
+    frame.to_csv(fork / "data" / "churn.csv", index=False)
+    declared = yaml.safe_load((fork / "params.yaml").read_text())["features"]
+
+    run = assert_ok(run_script("draft_params.py", "data/churn.csv", "--target", "churned", "--write", cwd=fork))
+    assert "11 kept as declared, widened to the data: tenure_months, internet_service" in run.stderr
+    features = yaml.safe_load((fork / "params.yaml").read_text())["features"]
+    assert features["tenure_months"] == {**declared["tenure_months"], "max": 90}
+    assert features["internet_service"]["values"] == [*declared["internet_service"]["values"], "satellite"]
+    assert features["promo"] == {"type": "bool"}
+    for name in ("monthly_charges", "total_charges", "payment_method", "region"):  # your ranges, your order
+        assert features[name] == declared[name], name
+
+
 def test_a_model_with_no_twin_is_replaced_by_the_tasks_default(fork):
     text = (fork / "params.yaml").read_text()
     text = text.replace("sklearn.ensemble.HistGradientBoostingClassifier", "sklearn.linear_model.LogisticRegression")
