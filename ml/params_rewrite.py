@@ -72,10 +72,10 @@ class _Lines:
         else:
             self.lines[span[0]:span[1]] = new
 
-    def _line(self, key: str, sub: str | None) -> int | None:
-        span = self.block(key)
-        if span is None or sub is None:
-            return None if span is None else span[0]
+    def _line(self, span: tuple[int, int], sub: str | None) -> int | None:
+        """The line of `sub:` inside the block at span (the block's own line when sub is None)."""
+        if sub is None:
+            return span[0]
         pattern = re.compile(rf"\s+{re.escape(sub)}\s*:")
         return next((i for i in range(*span) if pattern.match(self.lines[i])), None)
 
@@ -85,7 +85,7 @@ class _Lines:
         if span is None:
             self.lines += ["", f"{key}:", f"  {sub}: {value}"] if sub else ["", f"{key}: {value}"]
             return
-        index = self._line(key, sub)
+        index = self._line(span, sub)
         if index is None:
             self.lines.insert(span[0] + 1, f"  {sub}: {value}")
             return
@@ -97,7 +97,8 @@ class _Lines:
         self.lines[index] = line
 
     def delete(self, key: str, sub: str) -> bool:
-        index = self._line(key, sub)
+        span = self.block(key)
+        index = None if span is None else self._line(span, sub)
         if index is not None:
             del self.lines[index]
         return index is not None
