@@ -112,7 +112,8 @@ def render_model_card(metadata: dict[str, Any], name: str) -> str:
 def render_invalid_data_report(validation: dict, commit: str | None, sticky: bool = True) -> str:
     """The PR report when validation failed: no model was trained, so the data problems are the whole story."""
     return _env.get_template("pr_invalid_data.md.j2").render(
-        marker=MARKER if sticky else "", validation_md=render_validation(validation).strip(), commit=commit)
+        marker=MARKER if sticky else "", validation_md=render_validation(validation).strip(), commit=commit,
+        data=validation.get("data", "<data file>"), target=validation.get("target", "<target>"))
 
 
 def write_pr_reports(reports_dir: Path) -> tuple[Path, Path]:

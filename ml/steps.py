@@ -29,7 +29,7 @@ def validate_step(params: Params, reports_dir: Path) -> Dataset:
     """Write validation.{json,md}; raise DataError when the data is invalid; return the split dataset."""
     out_json, out_md = reports_dir / "validation.json", reports_dir / "validation.md"
     remove_outputs(out_json, out_md)
-    report: dict[str, Any] = {"data": params.data_label, "ok": False, "rows": 0,
+    report: dict[str, Any] = {"data": params.data_label, "target": params.target, "ok": False, "rows": 0,
                               "failures": []}
     frame = None
     try:
