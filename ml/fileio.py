@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -40,8 +41,24 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 
 def write_json_atomic(path: str | Path, payload: Any, indent: int | None = 2) -> Path:
-    """indent=None for large machine-read files: json's C encoder only runs without indentation (~10× faster)."""
-    return write_text_atomic(path, json.dumps(payload, indent=indent, sort_keys=True, default=str) + "\n")
+    """Strict JSON: NaN and infinities (a metric undefined on some holdout) are written as null, since jq,
+    JavaScript and GitHub's fromJSON reject them. indent=None for large machine-read files: json's C encoder
+    only runs without indentation (~10× faster)."""
+    try:
+        text = json.dumps(payload, indent=indent, sort_keys=True, default=str, allow_nan=False)
+    except ValueError:  # rare, so only then is the payload walked
+        text = json.dumps(_finite(payload), indent=indent, sort_keys=True, default=str, allow_nan=False)
+    return write_text_atomic(path, text + "\n")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def remove_outputs(*paths: str | Path) -> None:

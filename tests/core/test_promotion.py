@@ -52,6 +52,19 @@ def test_first_model_is_promoted_and_the_report_says_there_was_no_champion(with_
     assert f"{metadata['metrics']['roc_auc']:.4f}" in card
 
 
+def test_an_undefined_metric_is_promoted_as_null_and_carded_as_a_dash(with_model: Workspace) -> None:
+    """NaN metrics reach comparison.json as null (strict JSON); promotion and the model card take them as they are."""
+    ws = with_model
+    assert_ok(ws.run("compare.py"))
+    path = ws.reports / "comparison.json"
+    comparison = json.loads(path.read_text())
+    comparison["metrics"]["roc_auc"]["challenger"] = None  # e.g. one-vs-rest AUC with a class absent
+    path.write_text(json.dumps(comparison))
+    assert_ok(ws.run("promote.py"))
+    assert read_metadata(ws.registry / "v1")["metrics"]["roc_auc"] is None
+    assert "| roc_auc | – |" in (ws.registry / "v1" / "model_card.md").read_text()
+
+
 def _drop_feature(ws: Workspace, name: str) -> None:
     ws.edit_params(lambda raw: raw["features"].pop(name))
     pd.read_csv(ws.data).drop(columns=name).to_csv(ws.data, index=False)

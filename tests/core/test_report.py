@@ -103,3 +103,24 @@ def test_render_report_script_writes_both_files_and_refuses_mismatched_reports(s
     (reports / "metrics.json").write_text(json.dumps(metrics))
     assert_one_line_error(ws.run("render_report.py", "--reports", str(reports)), "different models")
     assert not (reports / "pr_comment.md").exists() and not (reports / "job_summary.md").exists()
+
+
+def test_reports_are_strict_json_when_a_metric_is_undefined(tmp_path) -> None:
+    """A one-vs-rest ROC AUC on a holdout that lacks a class is NaN; the file says null, which every parser reads."""
+    import numpy as np
+
+    from ml.evaluate import Outputs
+    from ml.fileio import write_json_atomic
+    from ml.weighted_metrics import point_scores
+
+    proba = np.array([[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.8, 0.1]])
+    scores = point_scores(np.array([0, 1, 0, 1]), Outputs(proba.argmax(axis=1), proba, (0, 1, 2)), "classification")
+    assert np.isnan(scores["roc_auc"]) and scores["accuracy"] == 1.0
+    path = write_json_atomic(tmp_path / "metrics.json", {"metrics": scores, "ci": (float("-inf"), 0.5)})
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    written = json.loads(path.read_text(), parse_constant=refuse)
+    assert written["metrics"]["roc_auc"] is None and written["metrics"]["accuracy"] == 1.0
+    assert written["ci"] == [None, 0.5]
