@@ -27,6 +27,7 @@ from ml.params import parse_params
 KINDS = {"classification": ClassifierMixin, "regression": RegressorMixin}
 DEFAULT_MODELS = {"classification": "sklearn.ensemble.HistGradientBoostingClassifier",
                   "regression": "sklearn.ensemble.HistGradientBoostingRegressor"}
+DEFAULT_MODEL_PARAMS = {"max_iter": 200}
 DEFAULT_METRICS = {
     "classification": ("roc_auc", "maximize", {"log_loss": 0.02, "recall": 0.03}),
     "regression": ("rmse", "minimize", {"r2": 0.01}),
@@ -206,8 +207,8 @@ def rewrite_params(text: str, raw: Any, draft: Draft, data: str, root: Path) -> 
         if keeps_params:
             lines.set_value("model", "class", dotted)
         else:
-            lines.replace_block("model", f"model:\n  class: {dotted}\n  params:\n    max_iter: 200")
-        kept = "" if keeps_params else "; params reset to max_iter: 200"
+            lines.replace_block("model", f"model:\n  class: {dotted}\n  params: {_flow(DEFAULT_MODEL_PARAMS)}")
+        kept = "" if keeps_params else f"; params reset to {_flow(DEFAULT_MODEL_PARAMS)}"
         changes.append(f"model.class: {model.get('class')} → {dotted} (a {draft.task} model{kept})")
 
     metrics = _mapping(raw, "metrics")
