@@ -120,7 +120,7 @@ def breakdown(workspace: Path) -> dict[str, float]:
     from ml.bundle import load_bundle, save_bundle
     from ml.data import read_table
     from ml.dataset import dataset_from_frame
-    from ml.drift import build_reference
+    from ml.drift.reference import build_reference
     from ml.drift.scoring import output_scores
     from ml.evaluate import evaluation, predict
     from ml.fileio import sha256_file

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ml.data import read_table
 from ml.dataset import Dataset, dataset_from_frame, load_dataset
+from ml.drift.config import drift_config
 from ml.errors import DataError
 from ml.fileio import remove_outputs, sha256_file, write_json_atomic, write_text_atomic
 from ml.params import Params
@@ -29,6 +30,7 @@ def validate_step(params: Params, reports_dir: Path) -> Dataset:
     """Write validation.{json,md}; raise DataError when the data is invalid; return the split dataset."""
     out_json, out_md = reports_dir / "validation.json", reports_dir / "validation.md"
     remove_outputs(out_json, out_md)
+    drift_config(params)  # a mistake in the drift: section fails this first step, not the training after it
     report: dict[str, Any] = {"data": params.data_label, "target": params.target, "ok": False, "rows": 0,
                               "failures": []}
     frame = None
@@ -54,7 +56,7 @@ def train_step(params: Params, model_dir: Path, dataset: Dataset | None = None) 
     """Fit, then store the bundle with its drift reference (training features, holdout scores): drift jobs need
     no data. Returns the metadata and the model's outputs on the holdout."""
     from ml.bundle import REFERENCE, save_bundle
-    from ml.drift import build_reference, drift_config
+    from ml.drift.reference import build_reference
     from ml.drift.scoring import output_scores
     from ml.evaluate import predict
     from ml.train import fit

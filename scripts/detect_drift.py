@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ml.cli import one_line_errors, params_option
-from ml.drift import detect_drift
+from ml.drift.job import detect_drift
 from ml.drift.report import render_html, render_markdown, title
 from ml.fileio import remove_outputs, write_json_atomic, write_text_atomic
 from ml.params import load_params

@@ -164,11 +164,13 @@ def test_bad_params_leave_no_stale_reports(workspace: Workspace) -> None:
     assert [path.name for path in stale if path.exists()] == []
 
 
-def test_train_checks_the_drift_section_before_reading_data_or_fitting(workspace: Workspace) -> None:
-    """The bundle's drift reference needs drift:, so train.py checks it first: here the data is gone too, and the
-    one line is about params.yaml, not the data (a fork that renamed its columns learns it in seconds)."""
+def test_the_first_steps_check_the_drift_section_before_reading_data_or_fitting(workspace: Workspace) -> None:
+    """A mistake in drift: fails validate_data.py, the PR workflow's first step, and train.py (run on its own,
+    e.g. by the retrain job), before either reads the data: here the data is gone too, and the one line is about
+    params.yaml, not the data (a fork that renamed its columns learns it in seconds)."""
     ws = workspace
     ws.edit_params(_set("drift", {"critical_columns": ["no_such_column"]}))
     ws.data.unlink()
-    assert_one_line_error(ws.run("train.py"), "'drift.critical_columns'", "no_such_column")
-
+    for run in run_scripts([(script, [], ws.root) for script in ("validate_data.py", "train.py")]):
+        assert_one_line_error(run, "'drift.critical_columns'", "no_such_column")
+    assert not (ws.reports / "validation.json").exists()

@@ -160,7 +160,7 @@ def test_bad_params_and_options_are_one_line(workdir: Path) -> None:
 
 
 def test_simulating_from_a_reference_json(workdir: Path, cli: Callable[..., ScriptRun]) -> None:
-    from ml.drift import build_reference
+    from ml.drift.reference import build_reference
     from tests.drift.conftest import make_params
 
     reference = build_reference(pd.read_csv(workdir / "training.csv"), None, make_params(workdir))

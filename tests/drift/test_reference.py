@@ -11,8 +11,9 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 
 from ml.bundle import load_bundle
-from ml.drift import build_reference, detect_drift, model_scores
-from ml.drift.reference import load_reference
+from ml.drift.job import detect_drift
+from ml.drift.reference import build_reference, load_reference
+from ml.drift.scoring import model_scores
 from ml.errors import DataError
 from ml.params import Params
 from tests.drift.conftest import make_frame, make_params
