@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import joblib
 
 from ml.errors import IntegrityError, MLOpsError
-from ml.fileio import sha256_file, write_json_atomic
+from ml.fileio import sha256_file, staging_dir, write_json_atomic
 
 ARTIFACT = "model.joblib"
 METADATA = "metadata.json"
@@ -72,7 +71,7 @@ def save_bundle(model: Any, metadata: dict[str, Any], out_dir: str | Path,
     """Write artifact + metadata (+ extra JSON files) into out_dir, replacing it whole so readers never see a mix."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    staging = staging_dir(out_dir.parent, f".{out_dir.name}.")
     try:
         for name, payload in (json_files or {}).items():
             write_json_atomic(staging / name, payload, indent=None)

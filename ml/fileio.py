@@ -19,11 +19,40 @@ def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def _process_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Read once, at import: the umask can only be read by setting it, which would race with other threads.
+UMASK = _process_umask()
+
+
+def temp_file_beside(path: Path) -> tuple[int, str]:
+    """mkstemp next to `path`, with the mode an ordinary new file gets (0644 under umask 022).
+
+    mkstemp makes 0600 files; renamed into place they stay unreadable to anyone else, e.g. the container image's
+    non-root server reading a bundle copied in with its modes.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~UMASK)
+    return fd, tmp
+
+
+def staging_dir(parent: Path, prefix: str) -> Path:
+    """mkdtemp with an ordinary new directory's mode (0755 under umask 022), not mkdtemp's private 0700: staging
+    directories are renamed into place as bundles and registry versions."""
+    staging = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+    staging.chmod(0o777 & ~UMASK)
+    return staging
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """Write to a temporary file in the same directory, fsync, then rename over the target."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_file_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -50,6 +50,10 @@ def build_estimator(params: Params) -> BaseEstimator:
             validate()
     except (TypeError, ValueError) as exc:
         raise ParamsError(f"params.yaml: 'model.params' rejected by {cls.__name__}: {exc}") from None
+    if params.task == "classification" and not hasattr(estimator, "predict_proba"):
+        raise ParamsError(f"params.yaml: 'model.class' {cls.__name__} has no predict_proba with these 'model.params' "
+                          "(ROC AUC, log loss, Brier and the drift scores need probabilities); pick a probabilistic "
+                          "classifier, or for SVC set probability: true")
     return estimator
 
 

@@ -6,13 +6,13 @@ Bounded in size, written atomically, with an optional bearer token sent only to 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 
 from ml.errors import DataError
+from ml.fileio import temp_file_beside
 
 MAX_BYTES = 2 * 1024 ** 3
 TIMEOUT = (10.0, 120.0)
@@ -26,7 +26,7 @@ def download(url: str, dest: Path, token: str | None = None, max_bytes: int = MA
     shown = f"{parts.scheme}://{parts.netloc}{parts.path}"  # never echo a query string (it may hold a signature)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    fd, tmp = temp_file_beside(dest)
     size = 0
     try:
         with os.fdopen(fd, "wb") as handle, requests.get(url, headers=headers, stream=True, timeout=TIMEOUT) as resp:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ml.bundle import ARTIFACT, CARD, METADATA, REFERENCE, replace_dir, verify_artifact
 from ml.errors import IntegrityError, RegistryError
+from ml.fileio import staging_dir
 from ml.github import releases
 from ml.github.client import GitHubClient
 from ml.github.errors import GitHubError
@@ -115,7 +116,7 @@ class GitHubReleasesRegistry(Registry):
             raise RegistryError(f"release {release['tag_name']} lacks {', '.join(missing)}")
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.fetch-"))
+        staging = staging_dir(dest.parent, f".{dest.name}.fetch-")
         try:
             for name, asset in _assets(release).items():
                 if name in CONTENT_TYPES:

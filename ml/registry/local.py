@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 from ml.bundle import FILES, METADATA, read_metadata, verify_artifact
 from ml.errors import RegistryError
-from ml.fileio import write_json_atomic
+from ml.fileio import staging_dir, write_json_atomic
 from ml.registry.base import ModelVersion, Registry
 
 _VERSION_DIR = re.compile(r"^v(\d+)$")
@@ -72,7 +71,7 @@ class LocalRegistry(Registry):
     def publish(self, bundle_dir: Path) -> ModelVersion:
         bundle_dir, metadata, version = self.checked_for_publish(bundle_dir)
         self.root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".publish-"))
+        staging = staging_dir(self.root, ".publish-")
         try:
             for name in FILES:
                 if (bundle_dir / name).is_file():

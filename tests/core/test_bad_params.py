@@ -39,6 +39,14 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
     return change
 
 
+def _model(dotted: str) -> Callable[[dict[str, Any]], None]:
+    """Another estimator class, with its default hyperparameters."""
+    def change(raw: dict[str, Any]) -> None:
+        raw["model"] = {"class": dotted, "params": {}}
+
+    return change
+
+
 def _delete(path: str) -> Callable[[dict[str, Any]], None]:
     *parents, last = path.split(".")
 
@@ -72,6 +80,9 @@ CASES = [
     BadParams("model class not an estimator", _set("model.class", "os.path.join"), ("'model.class'",)),
     BadParams("regressor for classification", _set("model.class", "sklearn.linear_model.Ridge"),
               ("'model.class'", "not a classifier")),
+    BadParams("classifier without probabilities", _model("sklearn.svm.SVC"), ("'model.class'", "predict_proba")),
+    BadParams("classifier that never has probabilities", _model("sklearn.linear_model.RidgeClassifier"),
+              ("'model.class'", "RidgeClassifier", "predict_proba")),
     BadParams("unknown hyperparameter", _set("model.params.max_depthh", 3), ("'model.params.max_depthh'",),
               cli=True),
     BadParams("bad hyperparameter value", _set("model.params.learning_rate", -1),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +18,7 @@ from ml.registry.local import LocalRegistry
 from ml.report import write_pr_reports
 from ml.steps import evaluate_step, validate_step
 from tests.conftest import Workspace, assert_ok, assert_one_line_error, run_scripts
-from tests.core.conftest import params_of, train_in_process
+from tests.core.conftest import params_of, promote_in_process, train_in_process
 
 
 def registry_state(ws: Workspace) -> tuple[list[int], int | None, list[str]]:
@@ -218,3 +220,30 @@ def test_check_gate_follows_the_decision(with_model: Workspace) -> None:
     assert_ok(passed)
     assert_one_line_error(failed, "reject", "worse")
     assert_one_line_error(missing, "missing.json")
+
+
+def modes_under(*roots: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mode & 0o777 for root in roots for p in [root, *root.rglob("*")]}
+
+
+def test_bundles_and_registry_versions_get_the_modes_of_ordinary_new_files(with_model: Workspace) -> None:
+    """mkstemp and mkdtemp make 0600 files and 0700 directories: copied into the image with their modes, the
+    non-root server (another uid) could not read metadata.json."""
+    from ml.fileio import UMASK
+
+    promote_in_process(with_model)
+
+    modes = modes_under(with_model.model, with_model.registry)
+    wanted = {path: (0o777 if Path(path).is_dir() else 0o666) & ~UMASK for path in modes}
+    assert modes == wanted
+    assert any(path.endswith("metadata.json") for path in modes)
+
+
+def test_file_modes_follow_the_umask(tmp_path: Path) -> None:
+    code = ("import os, sys; os.umask(0o027); from pathlib import Path; "
+            "from ml.fileio import staging_dir, write_text_atomic; "
+            "d = staging_dir(Path(sys.argv[1]), 'x-'); write_text_atomic(d / 'f.json', '{}')")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
+
+    staged = next(tmp_path.glob("x-*"))
+    assert modes_under(staged) == {str(staged): 0o750, str(staged / "f.json"): 0o640}
