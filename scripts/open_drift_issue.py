@@ -24,9 +24,11 @@ def main(report_file: str, title: str, label: str, marker: str, dry_run: bool) -
     if dry_run:
         echo_plan(settings, [
             f"GET /repos/{settings.repository}/issues?state=open&labels={label}&per_page=100, every page, for an "
-            f"issue (not a pull request) containing {marker}",
+            f"issue (not a pull request) by a bot that starts with {marker}",
             f"POST /repos/{settings.repository}/issues/{{number}}/comments with the report if found",
-            f"else POST /repos/{settings.repository}/issues with title {title!r}, label {label!r} and the report",
+            f"else GET /repos/{settings.repository}/labels/{label} (POST /repos/{settings.repository}/labels if it "
+            f"is missing), then POST /repos/{settings.repository}/issues with title {title!r}, label {label!r} and "
+            "the report",
         ], with_marker(report, marker))
         return
     with GitHubClient(settings) as client:

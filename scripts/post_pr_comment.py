@@ -18,7 +18,7 @@ from ml.github.pulls import resolve_pull
                                                            "head (fork PRs).")
 @click.option("--body-file", default="reports/pr_comment.md", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--marker", default=PR_REPORT_MARKER, show_default=True, callback=lambda c, p, v: valid_marker(v),
-              help="Hidden HTML comment that identifies our comment; added to the body if missing.")
+              help="Hidden HTML comment that identifies our comment; the body is made to start with it.")
 @dry_run_option
 @one_line_errors
 def main(pr_number: int | None, head_sha: str | None, head_label: str | None, body_file: str, marker: str,
@@ -36,7 +36,7 @@ def main(pr_number: int | None, head_sha: str | None, head_label: str | None, bo
                                                                           else ""))
         target = f"#{pr_number}" if pr_number else "that PR"
         steps += [f"GET /repos/{settings.repository}/issues/{pr_number or '{pr}'}/comments?per_page=100, every "
-                  f"page, for comments containing {marker}",
+                  f"page, for comments by a bot that start with {marker}",
                   f"PATCH the oldest one with the body (DELETE any others), or POST a new comment on {target}"]
         echo_plan(settings, steps, body)
         return

@@ -1,6 +1,7 @@
 """A small GitHub REST client on requests: auth, pinned API version, retries, pagination, one-line errors.
 
-Retries of safe calls and rate limits live in urllib3 (GitHubRetry on the HTTPAdapter). Non-idempotent
+Retries of safe calls and of rate limits whose wait GitHub names live in urllib3 (GitHubRetry on the
+HTTPAdapter); a rate limit that names no wait is waited out in `send`, which can read its message. Non-idempotent
 writes go through `write_once`, which looks for the effect of a failed attempt before sending it again,
 because GitHub sometimes answers 502 after it applied the write.
 """
@@ -17,7 +18,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ml.github.errors import GitHubError, redact
-from ml.github.retry import GitHubRetry, is_rate_limited
+from ml.github.retry import RATE_LIMIT_STATUSES, GitHubRetry, is_rate_limited, names_its_wait
 from ml.github.settings import GitHubSettings
 
 API_VERSION = "2022-11-28"
@@ -91,7 +92,27 @@ class GitHubClient:
     # -- requests ---------------------------------------------------------------------------------------
 
     def send(self, method: str, url: str, *, anonymous: bool = False, **kwargs: Any) -> requests.Response:
-        """One call with urllib3's retries; connection failures become GitHubError, HTTP errors are returned."""
+        """One call with urllib3's retries; connection failures become GitHubError, HTTP errors are returned.
+
+        A rate limit that names no wait (a secondary limit, usually) is sent again, whatever the method (GitHub
+        did not apply it), after rate_limit_wait, doubled on each further failure, within the time budget.
+        """
+        policy = self.settings.retry
+        deadline = time.monotonic() + policy.time_budget
+        response = self._send_once(method, url, anonymous, kwargs)
+        earlier = 0
+        for attempt in range(policy.max_tries - 1):
+            wait = policy.rate_limit_wait * 2 ** attempt
+            if not _rate_limited_naming_no_wait(response) or time.monotonic() + wait > deadline:
+                break
+            earlier += _tries(response)
+            response.close()
+            time.sleep(wait)
+            response = self._send_once(method, url, anonymous, kwargs)
+        response.earlier_tries = earlier  # type: ignore[attr-defined]  # counted in failure()'s "after N tries"
+        return response
+
+    def _send_once(self, method: str, url: str, anonymous: bool, kwargs: dict[str, Any]) -> requests.Response:
         session = self._anonymous if anonymous else self._session
         kwargs.setdefault("timeout", self.timeout)
         try:
@@ -199,7 +220,7 @@ class GitHubClient:
         after = f" after {tries} tries" if tries > 1 else ""
         if status == 401:
             text = f"{where}: GitHub refused GITHUB_TOKEN (401 {message}); it is missing, invalid or expired"
-        elif is_rate_limited(status, response.headers):
+        elif is_rate_limited(status, response.headers, message):
             wait = response.headers.get("retry-after") or _reset_in(response.headers)
             text = (f"{where}: GitHub rate limit ({status} {message}){after}"
                     f"{f'; it asks to wait {wait} s' if wait else ''}; run the step again later")
@@ -256,9 +277,17 @@ def _message(response: requests.Response) -> str:
     return message[:300]
 
 
+def _rate_limited_naming_no_wait(response: requests.Response) -> bool:
+    """The rate limits urllib3 leaves to send (the status is checked first: a 200 may be a stream not to read)."""
+    if response.status_code not in RATE_LIMIT_STATUSES or names_its_wait(response.headers):
+        return False
+    return is_rate_limited(response.status_code, response.headers, _message(response))
+
+
 def _tries(response: requests.Response) -> int:
+    """Every attempt behind this answer: send's earlier ones plus urllib3's retries of this one."""
     retries = getattr(response.raw, "retries", None)
-    return len(getattr(retries, "history", ())) + 1
+    return getattr(response, "earlier_tries", 0) + len(getattr(retries, "history", ())) + 1
 
 
 def _reset_in(headers: Mapping[str, str]) -> int | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ml.github.client import GitHubClient
-from ml.github.markers import with_marker
+from ml.github.markers import is_ours, with_marker
 
 PERMISSION = "`pull-requests: write`"
 
@@ -20,9 +20,9 @@ class CommentResult:
 
 
 def marked_comments(client: GitHubClient, number: int, marker: str) -> list[dict[str, Any]]:
-    """Our comments on issue/PR `number`, oldest first, across every page."""
+    """Our comments on issue/PR `number` (a bot's, starting with the marker), oldest first, across every page."""
     found = [c for c in client.paginate(client.repo_url(f"/issues/{number}/comments"), permission=PERMISSION)
-             if marker in (c.get("body") or "")]
+             if is_ours(c, marker)]
     return sorted(found, key=lambda c: c["id"])
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from ml.github.client import GitHubClient
-from ml.github.markers import new_nonce, with_marker
+from ml.github.errors import GitHubError
+from ml.github.markers import is_ours, new_nonce, with_marker
 
 PERMISSION = "`issues: write`"
+LABEL_COLOR = "d93f0b"
+LABEL_DESCRIPTION = "Data drift reports from the drift workflow"
 
 
 @dataclass(frozen=True)
@@ -21,9 +25,9 @@ class IssueResult:
 
 
 def open_marked_issues(client: GitHubClient, label: str, marker: str) -> list[dict[str, Any]]:
-    """Open issues with the label and our marker, oldest first; pull requests (listed among issues) skipped."""
+    """Our open issues with the label (a bot's, starting with the marker), oldest first; pull requests skipped."""
     issues = client.paginate(client.repo_url("/issues"), {"state": "open", "labels": label}, permission=PERMISSION)
-    found = [i for i in issues if "pull_request" not in i and marker in (i.get("body") or "")]
+    found = [i for i in issues if "pull_request" not in i and is_ours(i, marker)]
     return sorted(found, key=lambda i: i["number"])
 
 
@@ -32,6 +36,7 @@ def report_to_issue(client: GitHubClient, report: str, *, title: str, label: str
     nonce = new_nonce("drift-report")
     ours = open_marked_issues(client, label, marker)
     if not ours:
+        ensure_label(client, label)
         body = with_marker(f"{nonce}\n{report}", marker)
         created = client.write_once(
             "POST", client.repo_url("/issues"), json={"title": title, "body": body, "labels": [label]},
@@ -48,12 +53,33 @@ def report_to_issue(client: GitHubClient, report: str, *, title: str, label: str
     return IssueResult("commented", keep["number"], keep.get("html_url"), comment.get("html_url"), len(extras))
 
 
+def ensure_label(client: GitHubClient, label: str) -> None:
+    """Create the label if the repository lacks it: GitHub may drop an unknown label from a new issue, and an
+    issue without it would never be found again (each run would open another)."""
+    if _label(client, label) is not None:
+        return
+    try:
+        client.write_once("POST", client.repo_url("/labels"),
+                          json={"name": label, "color": LABEL_COLOR, "description": LABEL_DESCRIPTION},
+                          permission=PERMISSION, what=f"creating the {label!r} label",
+                          find=lambda: _label(client, label))
+    except GitHubError as exc:
+        if exc.status != 422 or _label(client, label) is None:  # 422 already_exists: a concurrent run made it
+            raise
+
+
+def _label(client: GitHubClient, name: str) -> dict[str, Any] | None:
+    response = client.request("GET", client.repo_url(f"/labels/{quote(name, safe='')}"), ok=(404,),
+                              permission=PERMISSION)
+    return None if response.status_code == 404 else response.json()
+
+
 def _comment_once(client: GitHubClient, number: int, body: str, nonce: str) -> dict[str, Any]:
     """Post a comment carrying a one-off nonce, so a retry can see whether the failed attempt landed."""
     url = client.repo_url(f"/issues/{number}/comments")
 
     def find() -> dict[str, Any] | None:
-        mine = [c for c in client.paginate(url, permission=PERMISSION) if nonce in (c.get("body") or "")]
+        mine = [c for c in client.paginate(url, permission=PERMISSION) if is_ours(c, nonce)]
         return mine[0] if mine else None
 
     return client.write_once("POST", url, json={"body": with_marker(body, nonce)}, permission=PERMISSION,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 PR_REPORT_MARKER = "<!-- mlops-template:pr-report -->"
 DRIFT_MARKER = "<!-- mlops-template:drift -->"
@@ -19,13 +21,19 @@ def check_marker(marker: str) -> str:
 
 
 def with_marker(body: str, marker: str) -> str:
-    """The body with the marker on its first line (added if missing), cut to fit GitHub's size limit."""
-    if marker not in body:
+    """The body starting with the marker (prepended unless it already does), cut to fit GitHub's size limit."""
+    if not body.startswith(marker):
         body = f"{marker}\n{body}"
     if len(body) > MAX_BODY:
         note = "\n\n…(truncated to fit GitHub's limit; the full report is in the workflow artifacts)"
         body = body[:MAX_BODY - len(note)] + note
     return body
+
+
+def is_ours(item: Mapping[str, Any], marker: str) -> bool:
+    """Whether a comment or issue is ours: anyone can paste a marker, but only a bot token posts as a Bot."""
+    author = item.get("user") or {}
+    return author.get("type") == "Bot" and (item.get("body") or "").startswith(marker)
 
 
 def new_nonce(kind: str) -> str:

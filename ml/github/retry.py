@@ -1,13 +1,17 @@
 """urllib3 Retry tuned for GitHub: safe calls retry 5xx, every call retries rate limits, all within a time budget.
 
-GitHub answers a rate limit with 429 or with 403 plus `retry-after` or `x-ratelimit-remaining: 0`; such a
-request was never applied, so even a POST may be sent again. A 403 without those headers is a permission
-problem and is returned at once. POSTs that got a 5xx or lost their answer are not retried here: the
-operations look again first (see GitHubClient.write_once).
+GitHub answers a rate limit with 429, or with 403 plus rate-limit headers or a message saying a (secondary) rate
+limit was exceeded. Its rule for the wait: `retry-after` seconds if given, else until `x-ratelimit-reset` when
+`x-ratelimit-remaining` is 0, else at least a minute, longer after each further failure. The first two are retried
+here. The third needs the 403's message, which urllib3 sees before requests reads the body, so any 403 or 429
+without those headers is returned untouched and GitHubClient.send waits it out (or returns a permission 403 at
+once). A rate-limited request was never applied, so even a POST may be sent again. POSTs that got a 5xx or lost
+their answer are not retried here: the operations look again first (see GitHubClient.write_once).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -17,16 +21,22 @@ from urllib3.util.retry import Retry
 from ml.github.settings import RetryPolicy
 
 RATE_LIMIT_STATUSES = frozenset({403, 429})
+_RATE_LIMIT_MESSAGE = re.compile(r"rate limit|abuse", re.IGNORECASE)  # "secondary rate limit", older "abuse detection"
 SERVER_ERRORS = frozenset({500, 502, 503, 504})
 # Every PATCH this package sends sets absolute values (a body, a state, a flag), so repeating one is harmless.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 
 
-def is_rate_limited(status: int, headers: Any) -> bool:
-    """A 429, or a 403 that carries GitHub's rate-limit headers (primary or secondary limit)."""
+def names_its_wait(headers: Any) -> bool:
+    """Whether the headers say how long to wait: `retry-after`, or the primary limit exhausted until its reset."""
+    return headers.get("retry-after") is not None or headers.get("x-ratelimit-remaining") == "0"
+
+
+def is_rate_limited(status: int, headers: Any, message: str) -> bool:
+    """A 429, or a 403 with a wait in its headers or a message about a rate limit (else: a permission problem)."""
     if status == 429:
         return True
-    return status == 403 and (headers.get("retry-after") is not None or headers.get("x-ratelimit-remaining") == "0")
+    return status == 403 and (names_its_wait(headers) or _RATE_LIMIT_MESSAGE.search(message) is not None)
 
 
 def ratelimit_reset_wait(headers: Any) -> float | None:
@@ -82,8 +92,8 @@ class GitHubRetry(Retry):
 
     def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
                   error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> GitHubRetry:
-        if response is not None and response.status == 403 and not is_rate_limited(403, response.headers):
-            raise MaxRetryError(_pool, url, ResponseError("403 without rate-limit headers: not retried"))
+        if response is not None and response.status in RATE_LIMIT_STATUSES and not names_its_wait(response.headers):
+            raise MaxRetryError(_pool, url, ResponseError(f"{response.status} naming no wait: left to the client"))
         started = self.started if self.started is not None else time.monotonic()
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
         retry.started = started

@@ -26,6 +26,7 @@ class RetryPolicy:
     max_wait: float = 60.0
     time_budget: float = 300.0
     settle_seconds: float = 10.0  # how long a write that failed ambiguously may take to become visible
+    rate_limit_wait: float = 60.0  # first wait for a rate limit that names none (GitHub: at least a minute), doubled
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def _retry_from_env(env: Mapping[str, str]) -> RetryPolicy:
         "max_wait": ("MLOPS_GITHUB_MAX_WAIT", float),
         "time_budget": ("MLOPS_GITHUB_TIME_BUDGET", float),
         "settle_seconds": ("MLOPS_GITHUB_SETTLE_SECONDS", float),
+        "rate_limit_wait": ("MLOPS_GITHUB_RATE_LIMIT_WAIT", float),
     }
     values = {}
     for name, (var, kind) in knobs.items():

@@ -15,7 +15,8 @@ from ml.github.settings import GitHubSettings, RetryPolicy
 from tests.conftest import ScriptRun, run_script, script_env
 from tests.support.github_standin import GitHubStandIn
 
-FAST = RetryPolicy(max_tries=6, backoff_factor=0.01, max_wait=0.5, time_budget=30.0, settle_seconds=0.0)
+FAST = RetryPolicy(max_tries=6, backoff_factor=0.01, max_wait=0.5, time_budget=30.0, settle_seconds=0.0,
+                   rate_limit_wait=0.01)
 
 
 @pytest.fixture

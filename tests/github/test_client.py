@@ -100,12 +100,49 @@ def test_rate_limited_posts_are_retried_because_github_did_not_apply_them(gh: Gi
     assert issue["number"] and len(gh.issue_list()) == 1
 
 
+@pytest.mark.parametrize("kind, status", [("403-secondary-headerless", 403), ("429-headerless", 429)])
+def test_a_rate_limit_naming_no_wait_is_retried_after_the_configured_wait_doubled(gh: GitHubStandIn, kind: str,
+                                                                                status: int) -> None:
+    gh.fail(kind, times=2)
+    policy = RetryPolicy(backoff_factor=0.01, settle_seconds=0, rate_limit_wait=0.3)
+    started = time.monotonic()
+    with client_for(gh, policy) as client:
+        assert client.get_json(client.repo_url("/issues")) == []
+    assert time.monotonic() - started >= 0.3 + 0.6 - 0.05
+    assert [r.status for r in gh.requests] == [status, status, 200]
+
+
+@pytest.mark.parametrize("kind, answer", [
+    ("403-secondary-headerless", "403 You have exceeded a secondary rate limit"),
+    ("429-headerless", "429 Too many requests"),
+])
+def test_a_rate_limit_outlasting_the_budget_is_one_line_saying_so(gh: GitHubStandIn, kind: str, answer: str) -> None:
+    gh.fail(kind, times=None)
+    policy = RetryPolicy(backoff_factor=0.01, settle_seconds=0, rate_limit_wait=0.2, time_budget=1.0)
+    started = time.monotonic()
+    with client_for(gh, policy) as client, pytest.raises(GitHubError) as caught:
+        client.get_json(client.repo_url("/issues"))
+    assert time.monotonic() - started < 1.0  # waited 0.2 + 0.4; the next 0.8 would overrun the budget
+    message = str(caught.value)
+    assert message.startswith(f"GET /repos/{gh.repository}/issues: GitHub rate limit ({answer}")
+    assert message.endswith(") after 3 tries; run the step again later") and "permissions" not in message
+    assert caught.value.status == int(answer[:3]) and len(gh.requests) == 3
+
+
+def test_a_post_hitting_a_rate_limit_naming_no_wait_is_sent_again(gh: GitHubStandIn, client: GitHubClient) -> None:
+    gh.fail("403-secondary-headerless", op="issues/create")
+    gh.fail("429-headerless", op="issues/create")
+    client.request("POST", client.repo_url("/issues"), json={"title": "t"})
+    assert [r.status for r in gh.requests] == [403, 429, 201] and len(gh.issue_list()) == 1
+
+
 def test_missing_permission_names_the_permissions_key(gh: GitHubStandIn, client: GitHubClient) -> None:
     gh.permissions = {"contents": "write"}
     with pytest.raises(GitHubError) as caught:
         client.request("POST", client.repo_url("/issues"), json={"title": "t"})
     message = str(caught.value)
     assert "Resource not accessible by integration" in message and "`issues: write`" in message
+    assert "rate limit" not in message
     assert caught.value.status == 403
     assert len(gh.requests) == 1  # a permission 403 is not retried
 
@@ -150,5 +187,9 @@ def test_settings_from_env_name_the_problem(env: dict[str, str], needle: str) ->
 def test_settings_default_to_github_com() -> None:
     settings = GitHubSettings.from_env({"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "octo/repo"})
     assert settings.api_url == "https://api.github.com" and (settings.owner, settings.repo) == ("octo", "repo")
+    assert settings.retry.rate_limit_wait == 60  # GitHub: wait at least a minute when it names no wait
+    tuned = GitHubSettings.from_env({"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "o/r",
+                                     "MLOPS_GITHUB_RATE_LIMIT_WAIT": "0.5"})
+    assert tuned.retry.rate_limit_wait == 0.5
     secret = GitHubSettings.from_env({"GITHUB_TOKEN": "ghs_abcdef", "GITHUB_REPOSITORY": "octo/repo"})
     assert "ghs_abcdef" not in repr(secret)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ml.github.client import GitHubClient
 from ml.github.issues import report_to_issue
 from ml.github.markers import DRIFT_MARKER
@@ -71,6 +73,49 @@ def test_a_closed_drift_issue_is_not_reused(gh: GitHubStandIn, client: GitHubCli
     gh.add_issue("Data drift detected", DRIFT_MARKER, ("drift",), state="closed", user=BOT)
     result = _report(gh, client, "again")
     assert result.action == "created" and len(gh.issue_list(state="open", label="drift")) == 1
+
+
+def test_an_issue_someone_else_opened_with_the_label_and_marker_is_not_ours(gh: GitHubStandIn,
+                                                                            client: GitHubClient) -> None:
+    fake = gh.add_issue("Data drift detected", f"{DRIFT_MARKER}\nnot a report", ("drift",))
+    result = _report(gh, client, "real")
+    assert result.action == "created" and result.number != fake["number"]
+    assert gh.issues[fake["number"]] == fake and gh.comments_on(fake["number"]) == []
+    assert gh.issues[result.number]["user"] == BOT
+
+
+def test_a_fresh_repository_gets_the_label_once_and_the_issue_is_found_again(gh: GitHubStandIn,
+                                                                            client: GitHubClient) -> None:
+    first = _report(gh, client, "first")
+    second = _report(gh, client, "second")
+    assert (first.action, second.action, second.number) == ("created", "commented", first.number)
+    assert len(gh.issue_list()) == 1 and gh.issue_list(label="drift")[0]["number"] == first.number
+    assert [r.op for r in gh.requests].count("issues/create_label") == 1
+    assert gh.labels["drift"]["description"]
+
+
+def test_an_existing_label_is_not_created_again(gh: GitHubStandIn, client: GitHubClient) -> None:
+    gh.add_label("drift")
+    _report(gh, client, "first")
+    assert [r.op for r in gh.requests if "label" in (r.op or "")] == ["issues/get_label"]
+    assert len(gh.issue_list(label="drift")) == 1
+
+
+def test_a_label_a_concurrent_run_creates_meanwhile_is_fine(gh: GitHubStandIn, client: GitHubClient,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    look = gh._op_issues__get_label
+
+    def look_then_lose_the_race(*args: object) -> object:
+        try:
+            return look(*args)
+        finally:
+            if "drift" not in gh.labels:
+                gh.add_label("drift")  # the other run creates it right after our look
+
+    monkeypatch.setattr(gh, "_op_issues__get_label", look_then_lose_the_race)
+    assert _report(gh, client, "first").action == "created"
+    assert [(r.op, r.status) for r in gh.requests if r.op == "issues/create_label"] == [("issues/create_label", 422)]
+    assert len(gh.issue_list(label="drift")) == 1
 
 
 def test_missing_issues_permission_is_one_line_naming_the_key(gh: GitHubStandIn, tmp_path: Path) -> None:

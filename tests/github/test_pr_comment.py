@@ -52,6 +52,37 @@ def test_a_race_that_left_two_comments_keeps_the_oldest(gh: GitHubStandIn, clien
     assert len(gh.comments_on(pr["number"])) == 4  # nobody else's comment was touched
 
 
+def test_someone_elses_comment_carrying_the_marker_is_never_taken_for_ours(gh: GitHubStandIn,
+                                                                          client: GitHubClient) -> None:
+    """A fork author pasting the marker must not get the report into an editable comment, nor ours deleted."""
+    pr = gh.add_pull()
+    pasted = gh.add_comment(pr["number"], f"{PR_REPORT_MARKER}\nlooks like a report")
+    quoted = gh.add_comment(pr["number"], f"the bot hides {PR_REPORT_MARKER} in its comment")
+    ours = gh.add_comment(pr["number"], f"{PR_REPORT_MARKER}\nold", BOT)
+    result = upsert_sticky_comment(client, pr["number"], "new", PR_REPORT_MARKER)
+    assert (result.action, result.comment_id, result.removed_duplicates) == ("updated", ours["id"], 0)
+    pasted_now, quoted_now, ours_now = gh.comments_on(pr["number"])
+    assert (pasted_now, quoted_now) == (pasted, quoted)
+    assert ours_now["id"] == ours["id"] and ours_now["body"] == f"{PR_REPORT_MARKER}\nnew"
+
+
+def test_with_only_someone_elses_marked_comment_ours_is_created(gh: GitHubStandIn, client: GitHubClient) -> None:
+    pr = gh.add_pull()
+    pasted = gh.add_comment(pr["number"], f"{PR_REPORT_MARKER}\nlooks like a report")
+    result = upsert_sticky_comment(client, pr["number"], "report", PR_REPORT_MARKER)
+    assert result.action == "created" and result.comment_id != pasted["id"]
+    first, created = gh.comments_on(pr["number"])
+    assert first == pasted and created["user"] == BOT and created["body"] == f"{PR_REPORT_MARKER}\nreport"
+
+
+def test_a_body_quoting_the_marker_mid_text_still_starts_with_it(gh: GitHubStandIn, client: GitHubClient) -> None:
+    pr = gh.add_pull()
+    for _ in range(2):
+        upsert_sticky_comment(client, pr["number"], f"we hide {PR_REPORT_MARKER} in the comment", PR_REPORT_MARKER)
+    (comment,) = gh.comments_on(pr["number"])
+    assert comment["body"].startswith(f"{PR_REPORT_MARKER}\nwe hide")
+
+
 def test_a_rerun_with_the_same_body_changes_nothing(gh: GitHubStandIn, client: GitHubClient) -> None:
     pr = gh.add_pull()
     upsert_sticky_comment(client, pr["number"], "same", PR_REPORT_MARKER)

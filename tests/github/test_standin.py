@@ -88,14 +88,34 @@ def test_502_after_applies_the_write_and_502_before_does_not(gh: GitHubStandIn) 
 
 def test_rate_limit_faults_carry_githubs_headers(gh: GitHubStandIn) -> None:
     gh.retry_after = 7
-    for kind, status in (("429", 429), ("403-secondary", 403), ("403-reset", 403)):
+    for kind, status in (("429", 429), ("403-secondary", 403), ("403-reset", 403), ("429-headerless", 429),
+                         ("403-secondary-headerless", 403)):
         gh.fail(kind)
         answer = requests.get(_api(gh, "/issues"), headers=_headers(gh), timeout=5)
         assert answer.status_code == status
         if kind == "403-reset":
             assert answer.headers["x-ratelimit-remaining"] == "0" and "retry-after" not in answer.headers
+        elif kind.endswith("-headerless"):
+            assert answer.headers["x-ratelimit-remaining"] != "0" and "retry-after" not in answer.headers
         else:
             assert answer.headers["retry-after"] == "7"
+        if kind.startswith("403-secondary"):
+            assert "secondary rate limit" in answer.json()["message"]
+
+
+def test_a_new_issue_keeps_only_labels_the_repository_has(gh: GitHubStandIn) -> None:
+    gh.add_label("bug")
+    issue = requests.post(_api(gh, "/issues"), json={"title": "t", "labels": ["Bug", "drift"]}, headers=_headers(gh),
+                          timeout=5).json()
+    assert [label["name"] for label in issue["labels"]] == ["bug"]
+    assert requests.get(_api(gh, "/labels/drift"), headers=_headers(gh), timeout=5).status_code == 404
+    made = requests.post(_api(gh, "/labels"), json={"name": "data drift", "color": "d93f0b"}, headers=_headers(gh),
+                         timeout=5)
+    assert made.status_code == 201
+    again = requests.post(_api(gh, "/labels"), json={"name": "Data Drift"}, headers=_headers(gh), timeout=5)
+    assert again.status_code == 422 and "already_exists" in again.json()["message"]
+    found = requests.get(_api(gh, "/labels/data%20drift"), headers=_headers(gh), timeout=5)
+    assert found.status_code == 200 and found.json()["color"] == "d93f0b"
 
 
 def test_random_faults_are_reproducible_from_the_seed(gh: GitHubStandIn) -> None:

@@ -6,7 +6,8 @@ sets (GITHUB_* variables, an event payload file, GITHUB_OUTPUT/ENV/PATH/STEP_SUM
 `uses:` steps the workflows use are mapped to local equivalents:
 
 - actions/checkout: a copy of the repository's files (tracked and untracked-not-ignored) committed into a fresh git
-  repository, so a script that reads a file the commit lacks fails here too;
+  repository, so a script that reads a file the commit lacks fails here too; when the runner enforces permissions
+  (`grant`), the job needs `contents: read`, as on a private repository;
 - actions/setup-python: puts the project's already-installed venv first on PATH, plus a `pip` stand-in that checks the
   files and flags of `pip install` and installs nothing (the venv is shared with the test run and must not change);
 - actions/upload-artifact / download-artifact: a local directory keyed by run id and artifact name;
@@ -686,7 +687,7 @@ class ActionsRunner:
         if "uses" in step:
             with_ = {k: to_string(v) for k, v in interpolate(step.get("with") or {}, ctx).items()}
             try:
-                outputs, log = self._use(run, step["uses"], with_, workspace, env, temp)
+                outputs, log = self._use(run, step["uses"], with_, workspace, env, job.get("permissions") or {})
                 outcome = "success"
             except (OSError, WorkflowError) as exc:
                 outputs, log, outcome = {}, f"{step['uses']}: {exc}", "failure"
@@ -696,13 +697,15 @@ class ActionsRunner:
     # -- uses: stand-ins --------------------------------------------------------------------------------------------
 
     def _use(self, run: RunResult, uses: str, with_: dict[str, str], workspace: Path, env: dict[str, str],
-             temp: Path) -> tuple[dict[str, str], str]:
+             permissions: dict[str, str]) -> tuple[dict[str, str], str]:
         action, _, ref = uses.partition("@")
         if action.startswith("./"):
             raise WorkflowError(f"local actions are not supported by the harness: {uses}")
         if action == "actions/checkout":
             if with_.get("persist-credentials", "true") != "false":
                 raise WorkflowError("checkout without persist-credentials: false")
+            if self.grant is not None and permissions.get("contents") not in ("read", "write"):
+                raise WorkflowError("checkout needs `contents: read` in the job's permissions (private repositories)")
             target = workspace / with_.get("path", "")
             shutil.copytree(self.snapshot(), target, dirs_exist_ok=True, symlinks=True)
             return {"commit": env["GITHUB_SHA"]}, f"checked out {self.snapshot()} into {target}"

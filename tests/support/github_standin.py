@@ -7,16 +7,20 @@
         ...
         assert gh.violations == []               # every request was checked against ghapi.gh_spec
 
-State is in memory and inspectable (comments, issues, pulls, releases + asset bytes, dispatches, runs).
+State is in memory and inspectable (comments, issues, labels, pulls, releases + asset bytes, dispatches, runs).
 Behaviour copied from GitHub: Link pagination honouring per_page/page, pull requests listed among issues,
 `GET /user` forbidden for the bot token, 403 "Resource not accessible by integration" with
 x-accepted-github-permissions when a permission is missing, drafts invisible to releases/tags/{tag}, uploads
 under /uploads/... via the release's upload_url template, and asset downloads (Accept: application/octet-stream)
 answered with a 302 to a separate "storage" server on another port that records the headers it received.
 
+Labels are a table of their own: a new issue keeps only the labels the repository has (GitHub may drop unknown ones
+instead of creating them), and seeding an issue with labels creates them.
+
 Fault kinds: 502-before (nothing applied), 502-after (applied, then 502), disconnect-after (applied, then the
 connection is dropped without an answer), 429 and 403-secondary (with retry-after), 403-reset (primary limit:
-x-ratelimit-remaining 0 and x-ratelimit-reset). Faults never hit a request that fails validation.
+x-ratelimit-remaining 0 and x-ratelimit-reset), 429-headerless and 403-secondary-headerless (a secondary limit that
+says neither how long to wait nor that the limit is exhausted). Faults never hit a request that fails validation.
 """
 
 from __future__ import annotations
@@ -35,13 +39,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from tests.support import github_spec
 
 BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
 HUMAN = {"login": "octocat", "id": 583231, "type": "User"}
-FAULT_KINDS = ("502-before", "502-after", "disconnect-after", "429", "403-secondary", "403-reset")
+RATE_LIMIT_KINDS = ("429", "403-secondary", "403-reset", "429-headerless", "403-secondary-headerless")
+FAULT_KINDS = ("502-before", "502-after", "disconnect-after", *RATE_LIMIT_KINDS)
 DEFAULT_RANDOM_KINDS = ("502-before", "502-after", "disconnect-after", "429", "403-secondary")
 ALL_WRITE = {"issues": "write", "pull_requests": "write", "contents": "write", "actions": "write"}
 
@@ -54,6 +59,7 @@ PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "issues/delete_comment": _WRITE_ISSUES,
     "issues/list_for_repo": (("issues", "read"),), "issues/get": (("issues", "read"),),
     "issues/create": (("issues", "write"),), "issues/update": (("issues", "write"),),
+    "issues/get_label": _READ_ISSUES, "issues/create_label": _WRITE_ISSUES,
     "pulls/list": (("pull_requests", "read"), ("contents", "read")),
     "pulls/get": (("pull_requests", "read"), ("contents", "read")),
     "repos/list_pull_requests_associated_with_commit": (("pull_requests", "read"), ("contents", "read")),
@@ -132,6 +138,7 @@ class GitHubStandIn:
         self.issues: dict[int, dict[str, Any]] = {}  # pull requests too, as GitHub does
         self.pulls: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
+        self.labels: dict[str, dict[str, Any]] = {}  # by lower-cased name: GitHub's label names ignore case
         self.releases: dict[int, dict[str, Any]] = {}
         self.asset_data: dict[int, bytes] = {}
         self.workflows: dict[str, dict[str, Any]] = {}
@@ -189,7 +196,8 @@ class GitHubStandIn:
     def env(self, **extra: str) -> dict[str, str]:
         """The variables a script needs to talk to this stand-in (plus fast retry knobs for tests)."""
         return {"GITHUB_API_URL": self.url, "GITHUB_REPOSITORY": self.repository, "GITHUB_TOKEN": self.token,
-                "MLOPS_GITHUB_BACKOFF_FACTOR": "0.01", "MLOPS_GITHUB_SETTLE_SECONDS": "0", **extra}
+                "MLOPS_GITHUB_BACKOFF_FACTOR": "0.01", "MLOPS_GITHUB_SETTLE_SECONDS": "0",
+                "MLOPS_GITHUB_RATE_LIMIT_WAIT": "0.01", **extra}
 
     # -- faults -------------------------------------------------------------------------------------------
 
@@ -235,13 +243,23 @@ class GitHubStandIn:
     def _api_url(self, suffix: str) -> str:
         return f"{self.url}/repos/{self.repository}{suffix}"
 
+    def add_label(self, name: str, color: str = "ededed", description: str | None = None) -> dict[str, Any]:
+        with self.lock:
+            label = {"id": next(self._ids), "name": name, "color": color, "description": description,
+                     "default": False, "url": self._api_url(f"/labels/{quote(name, safe='')}")}
+            self.labels[name.lower()] = label
+            return copy.deepcopy(label)
+
     def add_issue(self, title: str = "An issue", body: str = "", labels: tuple[str, ...] = (), state: str = "open",
                   user: dict[str, Any] | None = None, pull: dict[str, Any] | None = None) -> dict[str, Any]:
         with self.lock:
+            for name in labels:
+                if name.lower() not in self.labels:
+                    self.add_label(name)
             number = next(self._numbers)
             kind = "pull" if pull else "issues"
             issue = {"id": next(self._ids), "number": number, "title": title, "body": body, "state": state,
-                     "state_reason": None, "labels": [{"name": name} for name in labels],
+                     "state_reason": None, "labels": [{"name": self.labels[name.lower()]["name"]} for name in labels],
                      "user": dict(user or HUMAN), "comments": 0, "created_at": self._now(),
                      "html_url": self._html(f"/{kind}/{number}"), "url": self._api_url(f"/issues/{number}")}
             if pull:
@@ -347,7 +365,7 @@ class GitHubStandIn:
             self._check_permission(op_name)
             with self.lock:
                 fault = self._pick_fault(method, op_name)
-            if fault in ("429", "403-secondary", "403-reset"):
+            if fault in RATE_LIMIT_KINDS:
                 return self._rate_limited(fault), fault, op_name
             if fault == "502-before" or (fault == "502-after" and method == "GET"):
                 return _bad_gateway(), fault, op_name
@@ -414,8 +432,10 @@ class GitHubStandIn:
         if kind == "403-reset":
             headers["x-ratelimit-remaining"] = "0"
             return Response(403, {"message": "API rate limit exceeded for installation."}, headers)
-        headers.update({"x-ratelimit-remaining": "500", "retry-after": str(self.retry_after)})
-        if kind == "429":
+        headers["x-ratelimit-remaining"] = "500"
+        if not kind.endswith("-headerless"):
+            headers["retry-after"] = str(self.retry_after)
+        if kind.startswith("429"):
             return Response(429, {"message": "Too many requests"}, headers)
         return Response(403, {"message": "You have exceeded a secondary rate limit. Please wait a few minutes "
                                          "before you try again."}, headers)
@@ -509,7 +529,8 @@ class GitHubStandIn:
     def _op_issues__create(self, route, query, body, raw, headers) -> Response:
         self._check_repo(route)
         _check_length(body.get("body"))
-        issue = self.add_issue(body["title"], body.get("body") or "", tuple(body.get("labels") or ()), user=BOT)
+        labels = tuple(name for name in body.get("labels") or () if name.lower() in self.labels)  # others dropped
+        issue = self.add_issue(body["title"], body.get("body") or "", labels, user=BOT)
         return Response(201, issue)
 
     def _op_issues__update(self, route, query, body, raw, headers) -> Response:
@@ -522,6 +543,22 @@ class GitHubStandIn:
         if "labels" in body:
             issue["labels"] = [{"name": name} for name in body["labels"]]
         return Response(200, copy.deepcopy(issue))
+
+    def _op_issues__get_label(self, route, query, body, raw, headers) -> Response:
+        self._check_repo(route)
+        label = self.labels.get(unquote(route["name"]).lower())
+        if label is None:
+            raise Reply(404, "Not Found")
+        return Response(200, copy.deepcopy(label))
+
+    def _op_issues__create_label(self, route, query, body, raw, headers) -> Response:
+        self._check_repo(route)
+        color = body.get("color", "ededed")
+        if not (len(color) == 6 and all(c in "0123456789abcdefABCDEF" for c in color)):
+            raise Reply(422, "Validation Failed: color invalid")
+        if body["name"].lower() in self.labels:
+            raise Reply(422, "Validation Failed: already_exists")
+        return Response(201, self.add_label(body["name"], color, body.get("description")))
 
     # -- pull requests ------------------------------------------------------------------------------------
 

@@ -117,6 +117,12 @@ def test_a_job_without_the_permission_it_needs_fails(harness, tmp_path):
     assert "pull-requests: write" in run.jobs["comment"].log
 
 
+def test_a_checkout_without_contents_read_fails(harness, tmp_path):
+    run, _ = run_broken_pr_comment(harness, tmp_path, "      contents: read ", "      # contents: read ")
+    checkout = run.jobs["comment"].steps[0]
+    assert checkout.outcome == "failure" and "contents: read" in checkout.log
+
+
 # -- broken workflows fail the harness ------------------------------------------------------------------------
 
 

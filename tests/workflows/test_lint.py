@@ -108,6 +108,14 @@ def test_checkout_never_persists_credentials(path):
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_job_that_checks_out_can_read_contents(path):
+    """On a private repository actions/checkout fails without it."""
+    for name, job in _load(path)["jobs"].items():
+        if any(str(step.get("uses", "")).startswith("actions/checkout@") for step in job.get("steps", [])):
+            assert job["permissions"].get("contents") in ("read", "write"), f"{path.name}: job {name}"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_no_expression_is_expanded_inside_a_run_script(path):
     """Untrusted context reaches scripts through env: only (no template injection)."""
     for name, job in _load(path)["jobs"].items():
