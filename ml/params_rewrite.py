@@ -34,6 +34,7 @@ DEFAULT_METRICS = {
 }
 FEATURES_NOTE = ("  # Drafted from {data} by scripts/draft_params.py. Ranges are the observed ones rounded outward:\n"
                  "  # widen them to what the domain allows (validation and the model server reject values outside).")
+KEY_LINE = re.compile(r"(?P<head>\s*[^:]+:\s*)(?P<value>.*?)(?:\s+(?P<comment>#.*))?$")  # `key: value  # comment`
 
 
 @dataclass
@@ -90,12 +91,19 @@ class _Lines:
         if index is None:
             self.lines.insert(span[0] + 1, f"  {sub}: {value}")
             return
-        match = re.match(r"(?P<head>\s*[^:]+:\s*)(?P<value>.*?)(?:\s+(?P<comment>#.*))?$", self.lines[index])
+        match = KEY_LINE.match(self.lines[index])
         assert match is not None  # _line matched `name:` on this line
         line = match["head"] + value
         if match["comment"]:  # the comment stays in its column unless the value now reaches it
             line = f"{line:<{match.start('comment') - 1}} {match['comment']}"
         self.lines[index] = line
+
+    def comment(self, key: str, sub: str) -> str | None:
+        """The trailing `# comment` of the `key.sub` line, if it has one."""
+        span = self.block(key)
+        index = None if span is None else self._line(span, sub)
+        match = None if index is None else KEY_LINE.match(self.lines[index])
+        return match["comment"] if match else None
 
     def delete(self, key: str, sub: str) -> bool:
         span = self.block(key)
@@ -109,11 +117,12 @@ class _Lines:
         return "\n".join(self.lines) + "\n"
 
 
-def keep_declared(declared: Any, drafted: dict[str, dict]) -> tuple[dict[str, dict], list[str]]:
-    """The drafted features, except that a column already declared with the same type keeps its spec (widened
-    ranges, category order, nullability), widened only as far as the data needs: re-drafting keeps your edits."""
+def keep_declared(declared: Any, drafted: dict[str, dict]) -> tuple[dict[str, dict], list[str], list[str]]:
+    """(features, kept, changes): the drafted features, except that a column already declared with the same type
+    keeps its spec (widened ranges, category order, nullability), widened only as far as the data needs:
+    re-drafting keeps your edits. `kept` names those columns."""
     declared = declared if isinstance(declared, dict) else {}
-    features, widened, kept = {}, [], 0
+    features, widened, kept = {}, [], []
     for name, spec in drafted.items():
         before = declared.get(name)
         if not isinstance(before, dict) or before.get("type") != spec["type"]:
@@ -131,22 +140,25 @@ def keep_declared(declared: Any, drafted: dict[str, dict]) -> tuple[dict[str, di
         if spec.get("nullable") and not before.get("nullable"):
             merged["nullable"] = True
         features[name] = merged
-        kept += 1
+        kept.append(name)
         if merged != before:
             widened.append(name)
-    changes = [f"features: {kept} kept as declared"
+    changes = [f"features: {len(kept)} kept as declared"
                + (f", widened to the data: {', '.join(widened)}" if widened else "")] if kept else []
     dropped = [name for name in declared if name not in drafted]
     if dropped:
         changes.append(f"features: {len(dropped)} dropped, not columns of the data")
-    return features, changes
+    return features, kept, changes
 
 
-def features_block(features: dict[str, dict], data: str) -> str:
+def features_block(features: dict[str, dict], data: str, comments: dict[str, str]) -> str:
+    """One flow-style line per feature, names aligned; `comments` (name → `# …`) go at the end of their lines."""
     keys = {name: _flow(name) for name in features}
     width = max(len(key) for key in keys.values()) + 1
     lines = ["features:", FEATURES_NOTE.format(data=data)]
-    lines += [f"  {keys[name] + ':':<{width}} {_flow(spec)}" for name, spec in features.items()]
+    for name, spec in features.items():
+        line = f"  {keys[name] + ':':<{width}} {_flow(spec)}"
+        lines.append(f"{line}  {comments[name]}" if name in comments else line)
     return "\n".join(lines)
 
 
@@ -195,8 +207,9 @@ def rewrite_params(text: str, raw: Any, draft: Draft, data: str, root: Path) -> 
         changes.append(f"task: {raw.get('task')} → {draft.task}")
     lines.set_value("task", None, draft.task)
     lines.set_value("target", None, _flow(draft.target))
-    features, notes = keep_declared(raw.get("features"), draft.features)
-    lines.replace_block("features", features_block(features, data))
+    features, kept, notes = keep_declared(raw.get("features"), draft.features)
+    comments = {name: comment for name in kept if (comment := lines.comment("features", name))}
+    lines.replace_block("features", features_block(features, data, comments))
     changes += notes
 
     model = _mapping(raw, "model")

@@ -50,8 +50,9 @@ def _out_path(out: str) -> Path:
 @click.option("--null-spike", multiple=True, callback=_pairs, metavar="COL=RATE",
               help="Blank this share of a column's values (repeatable).")
 @click.option("--typical-drift", is_flag=True,
-              help="Instead of the three options above: a 1σ shift in a numeric feature (a critical one first), 5% "
-                   "new values in a category feature, a 20% null spike in a nullable category feature.")
+              help="Instead of the three options above: a 1σ shift in a numeric feature, 5% new values in a "
+                   "category feature (critical ones first), a 20% null spike in a nullable feature, and more "
+                   "features moved until the batch trips the dataset rule (drift.dataset_share).")
 @click.option("--model-dir", type=click.Path(file_okay=False),
               help="Model bundle that fills prediction and probability (left null without it).")
 @one_line_errors

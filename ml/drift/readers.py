@@ -197,29 +197,42 @@ def _parquet_tables(path: Path, features: tuple[Feature, ...]) -> Iterator[pa.Re
 
 def _log_batches(path: Path, features: tuple[Feature, ...], task: str) -> Iterator[Batch]:
     """The server's prediction log: one JSON object per line, features nested under "features"."""
-    for chunk in _line_chunks(path):
+    for first_line, chunk in _line_chunks(path):
         try:
             table = pa_json.read_json(io.BytesIO(chunk))
         except pa.ArrowInvalid as exc:
-            raise DataError(f"{path}: not valid JSON lines ({_first_line(exc)})") from None
+            raise DataError(f"{path}: not valid JSON lines ({_json_problem(exc, chunk, first_line)})") from None
         flat = _flatten_log(table, features, path)
         batch = normalise(flat, features, path)
         batch.prediction = _logged_prediction(table, task, path)
         yield batch
 
 
-def _line_chunks(path: Path) -> Iterator[bytes]:
-    """Blocks of whole lines, about BLOCK_BYTES each, so a huge log never sits in memory at once."""
-    carry = b""
+def _line_chunks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(the file's line number of its first line, a block of whole lines about BLOCK_BYTES long), so a huge log
+    never sits in memory at once."""
+    carry, line = b"", 1
     with open(path, "rb") as handle:
         while block := handle.read(BLOCK_BYTES):
             block = carry + block
             cut = block.rfind(b"\n") + 1
             carry = block[cut:]
             if block[:cut].strip():
-                yield block[:cut]
+                yield line, block[:cut]
+            line += block.count(b"\n", 0, cut)
     if carry.strip():
-        yield carry + b"\n"
+        yield line, carry + b"\n"
+
+
+def _json_problem(exc: Exception, chunk: bytes, first_line: int) -> str:
+    """pyarrow counts records from 0 within the chunk it parsed, skipping blank lines ('Invalid value. in row 0');
+    a person needs the line of the file."""
+    message = _first_line(exc)
+    found = re.search(r"\s+in row (\d+)$", message)
+    records = [number for number, line in enumerate(chunk.split(b"\n"), first_line) if line.strip()]
+    if not found or int(found.group(1)) >= len(records):
+        return message
+    return f"line {records[int(found.group(1))]}: {message[:found.start()]}"
 
 
 def _flatten_log(table: pa.Table, features: tuple[Feature, ...], where: Path) -> pa.Table:

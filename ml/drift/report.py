@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Any
 
 from ml.drift import svg
 
 TEST_NAMES = {"ks": "KS", "chi_square": "chi-square", "unseen_values": "unseen values", "null_rate": "null rate"}
+INLINE_MARKDOWN = re.compile(r"\*\*(?P<bold>.+?)\*\*|`(?P<code>[^`]+)`")
 
 
 def title(result: dict[str, Any]) -> str:
@@ -62,9 +64,11 @@ def next_steps(result: dict[str, Any]) -> list[str]:
                      f"if not, fix the producer.")
     shifted = sorted({name for test in ("ks", "chi_square") for name in by_test.get(test, []) if name != "prediction"})
     if shifted:
+        retrain = ("The drift workflow dispatches `retrain.yml`; its pull request is judged against the champion "
+                   "like any other." if result["dataset_drift"] else "The drift workflow dispatches `retrain.yml` "
+                   "only when the dataset drifts; run it by hand to retrain sooner.")
         steps.append(f"**Distribution shift in {', '.join(shifted)}**: if the world changed (new customers, "
-                     "pricing, season), retrain on recent data. The drift workflow dispatches `retrain.yml`; "
-                     "its pull request is judged against the champion like any other.")
+                     f"pricing, season), retrain on recent data. {retrain}")
     if any(column["role"] == "prediction" for column in drifted):
         steps.append("**The model's output moved**: check the live metrics as soon as labels arrive, and compare "
                      "the retrained model with the champion before promoting it.")
@@ -154,17 +158,15 @@ def render_html(result: dict[str, Any]) -> str:
 
 
 def _inline_markdown(text: str) -> str:
-    """The next-step sentences use **bold** and `code` only."""
-    out, bold, code = [], False, False
-    for piece in escape(text).replace("**", "\0B").replace("`", "\0C").split("\0"):
-        if piece.startswith("B"):
-            out.append("</strong>" if bold else "<strong>")
-            bold, piece = not bold, piece[1:]
-        elif piece.startswith("C"):
-            out.append("</code>" if code else "<code>")
-            code, piece = not code, piece[1:]
-        out.append(piece)
-    return "".join(out)
+    """The next-step sentences use **bold** and `code` only. Each tag comes from one matched pair of markers (a
+    marker without its partner stays literal), so the tags always close, whatever the text around them."""
+    return INLINE_MARKDOWN.sub(_inline_tag, escape(text))
+
+
+def _inline_tag(match: re.Match[str]) -> str:
+    if match["code"] is not None:
+        return f"<code>{match['code']}</code>"
+    return f"<strong>{INLINE_MARKDOWN.sub(_inline_tag, match['bold'])}</strong>"  # only `code` can be inside
 
 
 def _html_table(columns: list[dict[str, Any]]) -> str:

@@ -8,6 +8,7 @@ per-column statistics exist, so columns are drawn independently there.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from ml.errors import DataError
 from ml.params import Feature, Params
 
 NEW_CATEGORY = "new-value"
+SHIFT_SIGMAS, UNSEEN_SHARE, NULL_RATE = 1.0, 0.05, 0.2  # typical drift
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,41 @@ class DriftSpec:
 
 def typical_drift(params: Params) -> DriftSpec:
     """A drift any dataset can show, for `make demo` and the drift workflow's dry run: a 1σ mean shift in a numeric
-    feature (a critical one first), 5% unseen values in a category feature and a 20% null spike in a nullable
-    category feature, as far as the features allow."""
-    critical = drift_config(params).critical_columns
-    numeric = sorted((f.name for f in params.features if f.is_numeric), key=lambda name: name not in critical)
-    categories = [f.name for f in params.features if f.type == "category"]
-    nullable = [f.name for f in params.features if f.type == "category" and f.nullable]
-    return DriftSpec(shift_mean=dict.fromkeys(numeric[:1], 1.0), new_category=dict.fromkeys(categories[:1], 0.05),
-                     null_spike=dict.fromkeys(nullable[:1], 0.2))
+    feature, 5% unseen values in a category feature (critical ones first) and a 20% null spike in a nullable
+    feature (one not moved yet, a category one first), as far as the features allow. Unless that moves a critical
+    column, further features move too until their share reaches drift.dataset_share: the batch must trip the
+    dataset rule on any data, or the loop it demonstrates (issue, retraining) never starts."""
+    config = drift_config(params)
+    features = sorted(params.features, key=lambda f: f.name not in config.critical_columns)
+    shift, unseen, nulls = _one_of_each(features)
+    needed = math.ceil(config.dataset_share * len(features))
+    for feature in features:
+        moved = {*shift, *unseen, *nulls}
+        if len(moved) >= needed or moved & set(config.critical_columns):
+            break
+        if feature.name not in moved:
+            _move(feature, shift, unseen, nulls)
+    return DriftSpec(shift_mean=shift, new_category=unseen, null_spike=nulls)
+
+
+def _one_of_each(features: list[Feature]) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """(mean shifts, unseen-value shares, null rates): the first numeric and category features, and a nullable
+    one on a column not moved yet where there is one (so three kinds of drift show on three columns)."""
+    shift = dict.fromkeys([f.name for f in features if f.is_numeric][:1], SHIFT_SIGMAS)
+    unseen = dict.fromkeys([f.name for f in features if f.type == "category"][:1], UNSEEN_SHARE)
+    nullable = sorted((f for f in features if f.nullable),
+                      key=lambda f: (f.name in shift or f.name in unseen, f.type != "category"))
+    return shift, unseen, dict.fromkeys([f.name for f in nullable[:1]], NULL_RATE)
+
+
+def _move(feature: Feature, shift: dict[str, float], unseen: dict[str, float], nulls: dict[str, float]) -> None:
+    """The typical drift of one more feature: numbers shift, categories get unseen values, booleans go missing."""
+    if feature.is_numeric:
+        shift[feature.name] = SHIFT_SIGMAS
+    elif feature.type == "category":
+        unseen[feature.name] = UNSEEN_SHARE
+    else:
+        nulls[feature.name] = NULL_RATE
 
 
 def reference_rows(path: str | Path, params: Params, rows: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -114,7 +143,7 @@ def apply_drift(frame: pd.DataFrame, features: tuple[Feature, ...], spec: DriftS
         frame[name] = np.where(chosen, NEW_CATEGORY, frame[name].to_numpy(dtype=object))
     for name, rate in spec.null_spike.items():
         chosen = rng.random(len(frame)) < rate
-        values = frame[name].to_numpy(dtype=np.float64 if by_name[name].is_numeric else object)
+        values = frame[name].to_numpy(dtype=np.float64 if by_name[name].is_numeric else object, copy=True)
         values[chosen] = np.nan if by_name[name].is_numeric else None
         frame[name] = values
     return frame

@@ -18,6 +18,7 @@ from ml.demo_plan import round_two_change
 from ml.drift.simulate import DriftSpec, typical_drift
 from ml.params import parse_params
 from tests.conftest import REPO, assert_ok, run_script
+from tests.drift.conftest import load_script
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:dvc")  # DVC's own, not ours
 
@@ -41,11 +42,33 @@ def test_typical_drift_follows_the_features(tmp_path):
     spec = typical_drift(parse_params(raw, tmp_path))  # the sample: tenure_months is critical and numeric
     assert spec == DriftSpec({"tenure_months": 1.0}, {"contract": 0.05}, {"region": 0.2})
     raw["drift"]["critical_columns"] = ["monthly_charges"]
-    raw["features"]["region"]["nullable"] = False
-    assert typical_drift(parse_params(raw, tmp_path)) == DriftSpec({"monthly_charges": 1.0}, {"contract": 0.05}, {})
+    raw["features"]["region"]["nullable"] = False  # no nullable category left: a nullable number is blanked
+    assert typical_drift(parse_params(raw, tmp_path)) == DriftSpec({"monthly_charges": 1.0}, {"contract": 0.05},
+                                                                   {"total_charges": 0.2})
     raw["features"] = {"a": {"type": "bool"}, "b": {"type": "float"}}
     raw["drift"]["critical_columns"] = []
     assert typical_drift(parse_params(raw, tmp_path)) == DriftSpec({"b": 1.0}, {}, {})
+
+
+def test_typical_drift_moves_enough_features_to_trip_the_dataset_rule(tmp_path):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["drift"]["critical_columns"] = []  # what draft_params.py leaves: 3 of 11 is below the 30% rule
+    assert typical_drift(parse_params(raw, tmp_path)) == DriftSpec(
+        {"tenure_months": 1.0, "monthly_charges": 1.0}, {"contract": 0.05}, {"region": 0.2})
+    raw["drift"]["dataset_share"] = 0.5  # 6 of 11
+    spec = typical_drift(parse_params(raw, tmp_path))
+    assert spec == DriftSpec({"tenure_months": 1.0, "monthly_charges": 1.0, "total_charges": 1.0},
+                             {"contract": 0.05, "payment_method": 0.05}, {"region": 0.2})
+    raw["features"] = {f"x{i}": {"type": "float"} for i in range(10)} | {"flag": {"type": "bool"}}
+    assert len(typical_drift(parse_params(raw, tmp_path)).shift_mean) == 6
+    raw["drift"]["critical_columns"] = ["flag"]  # a critical column that only a null spike can move
+    assert typical_drift(parse_params(raw, tmp_path)) == DriftSpec({"x0": 1.0}, {}, {"flag": 0.2})
+
+
+def test_the_demo_shows_an_issue_only_for_a_drifted_batch():
+    heading = load_script("demo.py").drift_heading
+    assert heading({"dataset_drift": True}) == "== The drift issue the scheduled job would open"
+    assert "would open no issue" in heading({"dataset_drift": False})
 
 
 @pytest.fixture
@@ -91,6 +114,7 @@ def test_make_demo_runs_on_adopted_data_and_estimator(adopted: Path):
     assert second["params_diff"] == [{"key": "model.params.C", "champion": None, "challenger": 0.1}]
     assert set(second["metrics"]) >= {"roc_auc", "accuracy", "log_loss"}
 
+    assert "The drift issue the scheduled job would open" in run.stdout
     drift = json.loads((adopted / "reports/demo/drift/drift.json").read_text())
     drifted = {column["column"] for column in drift["columns"] if column["drifted"]}
     assert drift["dataset_drift"] is True and "mean_radius" in drifted

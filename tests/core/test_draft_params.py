@@ -171,6 +171,27 @@ def test_redrafting_keeps_what_you_declared_and_widens_it_to_the_data(fork, samp
         assert features[name] == declared[name], name
 
 
+def test_redrafting_keeps_the_comments_of_the_features_it_keeps(fork, sample_csv):
+    frame = read_table(sample_csv)
+    frame.loc[:9, "tenure_months"] = 90
+    frame["region"] = frame["support_tickets"]  # now numbers: redrafted, so its comment no longer applies
+    frame.to_csv(fork / "data" / "churn.csv", index=False)
+    text = (fork / "params.yaml").read_text()
+    for name, comment in (("tenure_months", "# my domain range"), ("monthly_charges", "# in euros"),
+                          ("region", "# where they live")):
+        line = next(line for line in text.splitlines() if line.startswith(f"  {name}:"))
+        text = text.replace(line, f"{line}  {comment}")
+    (fork / "params.yaml").write_text(text)
+
+    run = assert_ok(run_script("draft_params.py", "data/churn.csv", "--target", "churned", "--write", cwd=fork))
+    assert "10 kept as declared, widened to the data: tenure_months" in run.stderr
+    lines = {line.split(":")[0].strip(): line for line in _blocks((fork / "params.yaml").read_text())["features"]
+             .splitlines()}
+    assert lines["tenure_months"] == "  tenure_months:      {type: int, min: 0, max: 90}  # my domain range"
+    assert lines["monthly_charges"] == "  monthly_charges:    {type: float, min: 10, max: 150}  # in euros"
+    assert "#" not in lines["region"]
+
+
 def test_a_model_with_no_twin_is_replaced_by_the_tasks_default(fork):
     text = (fork / "params.yaml").read_text()
     text = text.replace("sklearn.ensemble.HistGradientBoostingClassifier", "sklearn.linear_model.LogisticRegression")

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner
+from sklearn.datasets import load_breast_cancer, load_diabetes
 
-from tests.conftest import ScriptRun, assert_ok, assert_one_line_error, run_script
+from tests.conftest import REPO, ScriptRun, assert_ok, assert_one_line_error, run_script
 from tests.drift.conftest import load_script, make_frame, write_params
 
 COLUMN_KEYS = {"column", "type", "test", "statistic", "p_value", "p_adjusted", "effect_size", "drifted"}
@@ -79,6 +82,51 @@ def test_simulated_batches_with_and_without_drift(workdir: Path, cli: Callable[.
     assert re.search(r"null rate [0-4]\.\d% → 2\d\.\d%", markdown)
     html = (workdir / "loud" / "drift.html").read_text()
     assert html.count("<svg") >= 4 and "<script" not in html
+
+
+def test_a_null_spike_blanks_numeric_and_category_columns(workdir: Path, cli: Callable[..., ScriptRun]) -> None:
+    assert_ok(cli("simulate_production.py", "--reference", "training.csv", "--out", "blank.csv", "--rows", "4000",
+                  "--null-spike", "total_charges=0.2", "--null-spike", "region=0.2"))
+    blank = pd.read_csv(workdir / "blank.csv").isna().mean()
+    before = pd.read_csv(workdir / "training.csv").isna().mean()
+    for name in ("total_charges", "region"):
+        assert 0.15 < blank[name] - before[name] < 0.25, name
+
+
+def adopted_dataset(name: str) -> tuple[pd.DataFrame, str]:
+    """(data, target) of a dataset that is not the sample, as a user would put it in data/."""
+    if name == "breast-cancer":  # 30 float features, no category, nothing nullable
+        frame = load_breast_cancer(as_frame=True).frame
+        frame.columns = [column.replace(" ", "_") for column in frame.columns]
+        return frame, "target"
+    frame = load_diabetes(as_frame=True, scaled=False).frame  # 10 features, one of them a category
+    frame["sex"] = frame["sex"].map({1.0: "f", 2.0: "m"})
+    return frame, "target"
+
+
+@pytest.mark.parametrize("dataset", ["breast-cancer", "diabetes"])
+def test_typical_drift_trips_the_dataset_rule_on_adopted_data(dataset: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """draft_params.py leaves drift.critical_columns empty: typical drift alone must move enough columns."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(REPO / "params.yaml", "params.yaml")
+    frame, target = adopted_dataset(dataset)
+    Path("data").mkdir()
+    frame.to_csv("data/adopted.csv", index=False)
+    scripts = {name: load_script(name).main for name in ("draft_params.py", "simulate_production.py",
+                                                         "detect_drift.py")}
+    for script, args in (("draft_params.py", ["data/adopted.csv", "--target", target, "--write"]),
+                         ("simulate_production.py", ["--reference", "data/adopted.csv", "--out", "batch.jsonl",
+                                                     "--rows", "2000", "--typical-drift"]),
+                         ("detect_drift.py", ["--reference", "data/adopted.csv", "--current", "batch.jsonl"])):
+        run = CliRunner().invoke(scripts[script], args)
+        assert run.exit_code == 0, run.output
+    assert yaml.safe_load(Path("params.yaml").read_text())["drift"]["critical_columns"] == []
+
+    result = json.loads(Path("reports/drift/drift.json").read_text())
+    assert result["dataset_drift"] is True, result["verdict"]
+    assert result["verdict"]["reasons"][0].endswith("rule: at least 30%)")
+    assert "dispatches `retrain.yml`;" in Path("reports/drift/drift.md").read_text()
 
 
 def test_model_outputs_and_prediction_drift(workdir: Path, model_bundle: Path,

@@ -15,7 +15,7 @@ import pytest
 from ml.drift.config import drift_config
 from ml.drift.detect import compare
 from ml.drift.profile import profile_batches
-from ml.drift.report import render_html, render_markdown
+from ml.drift.report import _inline_markdown, render_html, render_markdown
 from ml.params import Params
 from tests.drift.conftest import as_batch, make_columns
 
@@ -49,14 +49,21 @@ def console_messages(chromium: str, page: Path, screenshot: Path, profile: Path)
     return [line for line in done.stderr.splitlines() if CONSOLE_LINE.search(line)]
 
 
-def drift_result(params: Params) -> dict:
-    config = drift_config(params)
+def drift_result(params: Params, *, only_monthly_charges: bool = False) -> dict:
+    """A drifted result; with only_monthly_charges, one non-critical column moved: below the dataset rule."""
     rng = np.random.default_rng(8)
     reference, current = make_columns(rng, 5000), make_columns(rng, 4000)
     current["monthly_charges"] = current["monthly_charges"] + 8
+    if only_monthly_charges:
+        return _compare(params, reference, current)
     current["contract"] = np.where(rng.random(4000) < 0.05, "weekly <b>&", current["contract"])
     current["region"] = np.where(rng.random(4000) < 0.25, None, current["region"])
     current["tenure_months"] = np.minimum(current["tenure_months"] + 6, 72)
+    return _compare(params, reference, current)
+
+
+def _compare(params: Params, reference: dict[str, np.ndarray], current: dict[str, np.ndarray]) -> dict:
+    config = drift_config(params)
     profiles = [profile_batches([as_batch(columns)], side, params.features, config.sample_size)
                 for side, columns in (("reference.csv", reference), ("current <logs>", current))]
     return compare(*profiles, params.features, config)
@@ -86,6 +93,58 @@ def test_the_report_is_self_contained_and_escapes_data(params: Params) -> None:
     assert "weekly &lt;b&gt;&amp;" in html and "weekly <b>&" not in html
     assert html.count("<svg") >= 5  # histograms, category bars, the null-rate chart
     assert "weekly <b>&" in render_markdown(drift_result(params))
+
+
+class TagBalance(HTMLParser):
+    """Every element closed, innermost first: one unclosed <strong> turns the rest of the page bold."""
+
+    VOID = {"meta", "br", "hr", "img", "input", "link", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.open and self.open[-1] == tag:
+            self.open.pop()
+        else:
+            self.problems.append(f"</{tag}> while <{self.open[-1] if self.open else 'nothing'}> is open")
+
+
+@pytest.mark.parametrize("only_monthly_charges", [False, True], ids=["drift", "below the rule"])
+def test_the_report_is_well_formed_and_the_next_steps_intact(params: Params, only_monthly_charges: bool) -> None:
+    result = drift_result(params, only_monthly_charges=only_monthly_charges)
+    assert result["dataset_drift"] is not only_monthly_charges
+    html = render_html(result)
+    balance = TagBalance()
+    balance.feed(html)
+    assert balance.problems == [] and balance.open == []
+    assert html.count("<strong>") == html.count("</strong>") and html.count("<code>") == html.count("</code>")
+    assert re.search(r"<li><strong>Distribution shift in [a-z_, ]*monthly_charges[a-z_, ]*</strong>: if the", html)
+    below = "<li>Below the dataset rule: no action needed yet. Watch these columns in the next runs.</li>"
+    assert (below in html) is only_monthly_charges
+
+
+def test_the_next_steps_claim_a_retraining_only_when_the_dataset_drifted(params: Params) -> None:
+    dispatched = "The drift workflow dispatches `retrain.yml`;"
+    assert dispatched in render_markdown(drift_result(params))
+    below = render_markdown(drift_result(params, only_monthly_charges=True))
+    assert dispatched not in below and "dispatches `retrain.yml` only when the dataset drifts" in below
+
+
+@pytest.mark.parametrize(("text", "html"), [
+    ("Below the rule, `code` and **bold**", "Below the rule, <code>code</code> and <strong>bold</strong>"),
+    ("**New values in `a`, <b>**: C", "<strong>New values in <code>a</code>, &lt;b&gt;</strong>: C"),
+    ("a lone ** and a lone ` stay", "a lone ** and a lone ` stay"),
+    ("`x**y` then **z**", "<code>x**y</code> then <strong>z</strong>"),
+])
+def test_only_paired_markers_become_tags(text: str, html: str) -> None:
+    assert _inline_markdown(text) == html
 
 
 def test_the_report_opens_in_headless_chromium_without_console_errors(chromium: str, params: Params,

@@ -190,3 +190,21 @@ def test_garbled_json_lines_are_a_data_error(params: Params, tmp_path: Path) -> 
     (tmp_path / "bad.jsonl").write_text('{"features": {"tenure_months": 1}\nnot json\n')
     with pytest.raises(DataError, match="bad.jsonl"):
         profile_source(tmp_path / "bad.jsonl", params.features, params.task, 1000)
+
+
+def test_a_garbled_line_is_named_by_its_line_number_in_the_file(frame: pd.DataFrame, params: Params,
+                                                                 tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "first.jsonl").write_text('not json\n{"features": {}}\n')
+    with pytest.raises(DataError, match=r"first\.jsonl: not valid JSON lines \(line 1: JSON parse error: Invalid"):
+        profile_source(tmp_path / "first.jsonl", params.features, params.task, 1000)
+
+    write_log(tmp_path / "late.jsonl", frame.iloc[:300])
+    lines = (tmp_path / "late.jsonl").read_text().splitlines()
+    lines[100:100] = ["", "   "]  # blank lines count as lines of the file, not as records
+    lines[250] = "{oops"
+    (tmp_path / "late.jsonl").write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 8192)  # the bad line is in a later chunk
+    with pytest.raises(DataError, match=r"late\.jsonl: not valid JSON lines \(line 251: ") as error:
+        profile_source(tmp_path / "late.jsonl", params.features, params.task, 1000)
+    assert "row" not in str(error.value)
