@@ -37,6 +37,10 @@ class Outputs:
     probabilities: list[float] | None
 
 
+class NonFiniteOutput(ArithmeticError):
+    """The model answered inf or NaN (extreme inputs overflowing, say): JSON would carry it as a silent null."""
+
+
 class Predictor:
     def __init__(self, pipeline: Any, params: Params):
         self.pipeline = pipeline
@@ -68,6 +72,8 @@ class Predictor:
 
     def predict(self, records: list[dict[str, Any]]) -> Outputs:
         scores = self.scores(records)
+        if not np.isfinite(scores).all():
+            raise NonFiniteOutput("the model answered inf or NaN")
         if not self.classification:
             return Outputs(scores.tolist(), None)
         # The label predict() would give (argmax of the probabilities) without a second model call.

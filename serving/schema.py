@@ -1,9 +1,9 @@
 """Request schemas generated from the params.yaml features block, the one the pandera data schema comes from.
 
 Validation runs in pydantic-core straight from the request bytes (about a microsecond per record): strict
-JSON types, the declared ranges, finite numbers only, unknown fields rejected, every field required (null
-only where the feature is nullable). Unseen categories pass or fail depending on the `unseen_categories`
-setting; when they pass, `unseen()` lists them so the server can count them.
+JSON types, the declared ranges, finite numbers only, integers within ±(2**53 - 1), unknown fields rejected,
+every field required (null only where the feature is nullable). Unseen categories pass or fail depending on
+the `unseen_categories` setting; when they pass, `unseen()` lists them so the server can count them.
 """
 
 from __future__ import annotations
@@ -18,12 +18,22 @@ from ml.params import Feature
 RECORD = "Record"
 BATCH = "BatchRequest"
 MAX_CATEGORY_CHARS = 200
+# The model sees every number as a float64, which holds integers exactly only up to 2**53 (and float() overflows
+# past ~1.8e308); 2**53 - 1 is also the largest integer JSON parsers agree on (I-JSON, JavaScript).
+MAX_SAFE_INT = 2**53 - 1
 
 
 def _bound(feature: Feature, value: float | None) -> float | int | None:
     if value is None:
         return None
     return int(value) if feature.type == "int" and float(value).is_integer() else value
+
+
+def _exact_ints(low: float | int | None, high: float | int | None) -> tuple[float | int, float | int]:
+    """An int feature's range, declared or not, narrowed to the integers float64 holds exactly: a larger one
+    would fail (or silently round) where the model converts it."""
+    return (-MAX_SAFE_INT if low is None else max(low, -MAX_SAFE_INT),
+            MAX_SAFE_INT if high is None else min(high, MAX_SAFE_INT))
 
 
 def _whole_number(value: Any) -> Any:
@@ -34,6 +44,7 @@ def _whole_number(value: Any) -> Any:
 def field_type(feature: Feature, reject_unseen: bool) -> Any:
     low, high = _bound(feature, feature.min), _bound(feature, feature.max)
     if feature.type == "int":
+        low, high = _exact_ints(low, high)
         kind: Any = Annotated[int, Field(strict=True, ge=low, le=high), BeforeValidator(_whole_number)]
     elif feature.type == "float":
         kind = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=low, le=high)]
