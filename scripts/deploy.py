@@ -23,6 +23,9 @@ from ml.deploy.backend import Backend
 from ml.deploy.errors import DeployError
 from ml.deploy.flow import DeploySettings
 
+HOST_PORTS = ("--listen-port", "--router-port", "--blue-port", "--green-port")
+MAX_NGINX_WORKERS = 64
+
 
 def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
@@ -67,6 +70,7 @@ def make_backend(opts: dict[str, Any]) -> Backend:
             kubectl=opts["kubectl"]))
     from ml.deploy.host import HostBackend, HostSettings
 
+    check_host_options(opts)
     settings = HostSettings(
         state_dir=Path(opts["state_dir"]), params_path=Path(opts["params_path"]), listen_port=opts["listen_port"],
         blue_port=opts["blue_port"], green_port=opts["green_port"], router_port=opts["router_port"],
@@ -76,6 +80,21 @@ def make_backend(opts: dict[str, Any]) -> Backend:
 
         return ComposeBackend(settings, image=opts.get("image") or opts["server_image"])
     return HostBackend(settings)
+
+
+def check_host_options(opts: dict[str, Any]) -> None:
+    """Refuse ports and worker counts nginx or the slots would only trip over later, in confusing ways."""
+    owner: dict[int, str] = {}
+    for flag in HOST_PORTS:
+        port = opts[flag.removeprefix("--").replace("-", "_")]
+        if not 1 <= port <= 65535:
+            raise DeployError(f"{flag} {port}: not a TCP port (1-65535)")
+        if port in owner:
+            raise DeployError(f"{owner[port]} and {flag} are both {port}: the edge, the router and each slot need "
+                              "a port of their own")
+        owner[port] = flag
+    if not 1 <= opts["nginx_workers"] <= MAX_NGINX_WORKERS:
+        raise DeployError(f"--nginx-workers {opts['nginx_workers']}: must be 1 to {MAX_NGINX_WORKERS}")
 
 
 def with_backend(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
+from ml.deploy import http
+
 
 class Backend(ABC):
     name: str
@@ -45,6 +47,17 @@ class Backend(ABC):
     @abstractmethod
     def stop_slot(self, colour: str) -> None:
         """Stop the slot once no request can still be routed to it."""
+
+    def slot_version(self, colour: str) -> str | None:
+        """The X-Model-Version the slot itself answers with (None when it does not answer): what it really serves,
+        whatever the state file says."""
+        try:
+            return http.get(http.join(self.slot_url(colour), "/health/live"), 2).header("x-model-version")
+        except OSError:
+            return None
+
+    def prune(self, colour: str, keep: dict[str, Any] | None) -> None:  # noqa: B027 - only host keeps copies
+        """Delete the slot's local bundle copies except the one its state record `keep` names."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release helpers (port-forwards...)."""

@@ -22,12 +22,11 @@ class ComposeBackend(HostBackend):
         super().__init__(settings)
         self.image, self.project, self.docker, self.compose_file = image, project, docker, compose_file
 
-    def compose(self, *args: str, timeout: float = 300) -> str:
+    def compose(self, *args: str, timeout: float = 300, **variables: str) -> str:
         env = {**os.environ, "COMPOSE_PROJECT": self.project, "MODEL_SERVER_IMAGE": self.image,
                "BLUE_PORT": str(self.port("blue")), "GREEN_PORT": str(self.port("green")),
-               "BLUE_MODEL_DIR": str(self.slot_dir("blue") / "model"),
-               "GREEN_MODEL_DIR": str(self.slot_dir("green") / "model"),
-               "PARAMS_FILE": str(Path(self.settings.params_path).resolve()), "LOG_DIR": str(self.state_dir / "logs")}
+               "PARAMS_FILE": str(Path(self.settings.params_path).resolve()), "LOG_DIR": str(self.state_dir / "logs"),
+               **variables}
         cmd = [self.docker, "compose", "-f", str(self.compose_file), "-p", self.project, *args]
         return run_tool(cmd, f"docker compose {' '.join(args)}", "the compose backend needs Docker with compose",
                         timeout, env)
@@ -37,7 +36,9 @@ class ComposeBackend(HostBackend):
 
     def _launch(self, colour: str, bundle: Path) -> dict[str, Any]:
         (self.state_dir / "logs" / colour).mkdir(parents=True, exist_ok=True)
-        self.compose("up", "-d", "--force-recreate", "--no-deps", f"model-{colour}")
+        # Each deploy copies its bundle to a new directory: mount the one this container is created with.
+        self.compose("up", "-d", "--force-recreate", "--no-deps", f"model-{colour}",
+                     **{f"{colour.upper()}_MODEL_DIR": str(bundle)})
         return {"image": self.image, "container": f"{self.project}-model-{colour}-1"}
 
     def _terminate(self, colour: str) -> None:

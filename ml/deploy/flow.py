@@ -2,8 +2,10 @@
 
 lock → recover from an interrupted deploy → start the idle slot with the new model → wait for readiness →
 smoke test it directly → switch → bake (metrics of the new slot + probes through the live route) → commit,
-or switch back. Every step before the switch that fails leaves the old slot serving; a failed bake switches back.
-The state file is written before each step, so a deploy killed at any point is finished off by the next one.
+or switch back. Every step before the switch that fails leaves the old slot serving; a failed bake switches back,
+unless the old slot no longer answers (then the new one stays live: switching to a dead slot is an outage).
+The state file is written before each step, so a deploy killed at any point is finished off by the next one; a
+slot's record changes only when a deploy commits, so a rollback always restarts what that slot really served.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ml.deploy.errors import DeployError
 from ml.deploy.failpoints import failpoint
 from ml.deploy.lock import deploy_lock
 from ml.deploy.smoke import smoke_test, version_label
-from ml.deploy.state import COLOURS, DeployState, load_state, now_iso, other, save_state
+from ml.deploy.state import ADOPTED, COLOURS, DeployState, load_state, now_iso, other, save_state
 
 Log = Callable[[str], None]
 
@@ -46,24 +48,43 @@ def recover(backend: Backend, state: DeployState, log: Log) -> None:
     """Undo what an interrupted deploy left behind: traffic goes back to the last colour that passed its bake."""
     actual = backend.live_colour()
     if state.pending:
-        target = state.live
-        interrupted = state.pending
-        if target and actual != target and backend.is_ready(target):
-            backend.switch(target)
-            log(f"an interrupted deploy of {interrupted.get('version')} had switched to {actual}; "
-                f"traffic is back on {target} ({state.live_version()})")
-        elif target and actual != target:
-            state.live = actual if actual and backend.is_ready(actual) else target
-            log(f"slot {target} is not ready; traffic stays on {actual}")
-        state.record(event="recovered", interrupted=interrupted, live=state.live)
-        state.pending = None
+        _recover_interrupted(backend, state, actual, log)
     elif not state.live and actual and backend.is_ready(actual):
         log(f"slot {actual} already serves traffic (deployed without this state file): treating it as live")
         state.live = actual
-        state.slots.setdefault(actual, {"version": "unknown (adopted)"})
+        state.slots.setdefault(actual, {"version": ADOPTED})
     elif state.live and actual and actual != state.live:
         log(f"the router sends traffic to {actual} while the state file says {state.live}; trusting the router")
         state.live = actual
+
+
+def _recover_interrupted(backend: Backend, state: DeployState, actual: str | None, log: Log) -> None:
+    """Back to the last baked colour if it answers, stopping the half-deployed slot (so each slot's record again
+    says what a rollback would serve); otherwise the colour the router serves becomes live, with what it runs."""
+    interrupted = state.pending or {}
+    version, target = interrupted.get("version"), state.live
+    if target and backend.is_ready(target):
+        if actual != target:
+            backend.switch(target)
+            log(f"an interrupted deploy of {version} had switched to {actual}; "
+                f"traffic is back on {target} ({state.live_version()})")
+        backend.stop_slot(other(target))
+    elif actual and backend.is_ready(actual):
+        state.slots[actual] = interrupted.get("slot") or {"version": ADOPTED}
+        state.live = actual
+        log(f"{f'slot {target} is not ready' if target else 'nothing was live'}: {actual} "
+            f"({state.live_version()}), left serving by an interrupted deploy of {version}, is live now")
+    state.record(event="recovered", interrupted=interrupted, live=state.live)
+    state.pending = None
+
+
+def _old_slot_gone(backend: Backend, live: str | None, version: str | None) -> str | None:
+    """Why traffic cannot go back to the slot that served before the switch (None when it can)."""
+    if not live:
+        return "nothing was live to switch back to"
+    if not backend.is_ready(live):
+        return f"slot {live} ({version}) is not ready to switch back to"
+    return None
 
 
 def _probe(live_url: str, golden: list[dict[str, Any]], label: str) -> Callable[[], str | None]:
@@ -92,29 +113,39 @@ def deploy(backend: Backend, state_dir: Path, model_dir: Path, settings: DeployS
 
     metadata = read_metadata(model_dir)
     label = version_label(metadata)
+    release = release or {}
     with deploy_lock(state_dir, settings.lock_wait_seconds):
         state = load_state(state_dir)
         state.backend = backend.name
         backend.prepare()
         recover(backend, state, log)
         save_state(state_dir, state)
-        live = state.live
+        live, live_version = state.live, state.live_version()
         idle = other(live)
+        # Until the commit, state.slots[idle] keeps describing the old standby (its bundle copy is kept), so an
+        # unfinished deploy never makes a rollback serve one version while reporting another.
         state.pending = {"colour": idle, "version": label, "stage": "starting", "pid": os.getpid(),
                          "started_at": now_iso()}
         save_state(state_dir, state)
 
+        def finish(**event: Any) -> dict[str, Any]:
+            """Every end of a deploy: `pending` cleared, the outcome recorded, bundle copies nothing names dropped."""
+            state.pending = None
+            entry = state.record(event="deploy", colour=idle, version=label, **event)
+            save_state(state_dir, state)
+            backend.prune(idle, state.slots.get(idle))
+            return entry
+
         def refuse(message: str) -> DeployError:
             backend.stop_slot(idle)
-            state.pending = None
-            state.record(event="deploy", result="refused", colour=idle, version=label, message=message)
-            save_state(state_dir, state)
-            where = f"traffic stays on {live} ({state.live_version()})" if live else "nothing was live"
+            finish(result="refused", message=message)
+            where = f"traffic stays on {live} ({live_version})" if live else "nothing was live"
             return DeployError(f"{label} not deployed: {message}; {where}")
 
         log(f"starting {label} on slot {idle}")
         try:
-            slot = backend.start_slot(idle, model_dir, release or {})
+            state.pending["slot"] = {**backend.start_slot(idle, model_dir, release), **release, "version": label}
+            save_state(state_dir, state)
             failpoint("after-start")
             backend.wait_ready(idle, settings.ready_timeout)
         except DeployError as exc:
@@ -131,34 +162,44 @@ def deploy(backend: Backend, state_dir: Path, model_dir: Path, settings: DeployS
         try:
             backend.switch(idle)
         except DeployError as exc:
-            if not live:
-                raise
-            backend.switch(live)  # if this fails too, `pending` stays recorded and the next deploy recovers
+            gone = _old_slot_gone(backend, live, live_version)
+            if gone:  # stopping the new slot would leave nothing: `pending` stays, for the next run to recover
+                raise DeployError(f"{label} not deployed: the switch failed ({exc}); {gone}, so {idle} keeps "
+                                  "running until the next deploy or rollback recovers") from None
+            try:
+                backend.switch(live)
+            except DeployError as back:  # nginx kept its old config: traffic is still on `live`
+                raise refuse(f"the switch failed ({exc}); switching back failed too ({back})") from None
             raise refuse(f"the switch failed ({exc}); switched back") from None
         switched_at = now_iso()
         log(f"switched live traffic to {idle} ({label})")
-        state.slots[idle] = {**slot, **(release or {}), "version": label, "deployed_at": switched_at}
         state.pending["stage"] = "baking"
         save_state(state_dir, state)
         failpoint("after-switch")
 
         verdict = _bake(backend, idle, metadata, label, settings)
-        event = {"event": "deploy", "colour": idle, "version": label, "switch_started": switch_started,
-                 "switched_at": switched_at, "bake": verdict.one_line()}
+        event = {"switch_started": switch_started, "switched_at": switched_at, "bake": verdict.one_line()}
+
+        def commit(result: str) -> dict[str, Any]:
+            state.slots[idle] = {**state.pending["slot"], "deployed_at": switched_at}
+            state.live = idle
+            return finish(**event, result=result)
+
         if not verdict.ok and live:
-            backend.switch(live)
+            gone = _old_slot_gone(backend, live, live_version)
+            if not gone:
+                try:
+                    backend.switch(live)
+                except DeployError as back:
+                    gone = f"switching back to {live} failed ({back})"
+            if gone:
+                commit(f"deployed, bake failed ({gone})")
+                raise DeployError(f"{label} kept live on {idle}: {gone} ({verdict.one_line()})")
             backend.stop_slot(idle)
-            state.slots.pop(idle, None)
-            state.pending = None
-            state.record(**event, result="rolled back", switched_back_at=now_iso())
-            save_state(state_dir, state)
-            raise DeployError(f"{label} rolled back to {live} ({state.live_version()}): {verdict.one_line()}")
+            finish(**event, result="rolled back", switched_back_at=now_iso())
+            raise DeployError(f"{label} rolled back to {live} ({live_version}): {verdict.one_line()}")
         log(verdict.one_line())
-        state.live = idle
-        state.pending = None
-        entry = state.record(**event, result="deployed" if verdict.ok else "deployed, bake failed (nothing to "
-                                                                           "roll back to)")
-        save_state(state_dir, state)
+        entry = commit("deployed" if verdict.ok else "deployed, bake failed (nothing to roll back to)")
         if live and not settings.keep_standby:
             backend.stop_slot(live)
             log(f"stopped slot {live}")
@@ -175,23 +216,24 @@ def _bake(backend: Backend, colour: str, metadata: dict[str, Any], label: str,
 
 
 def rollback(backend: Backend, state_dir: Path, settings: DeploySettings, log: Log = _quiet) -> dict[str, Any]:
-    """Switch back to the other slot's version (restarting it first if it was stopped)."""
+    """Switch back to the other slot's version (restarted from its recorded bundle if it is down or serves
+    another version), only once that slot answers as the version it reports."""
     with deploy_lock(state_dir, settings.lock_wait_seconds):
         state = load_state(state_dir)
         if not state.slots and not state.pending:
             raise DeployError("nothing to roll back to: nothing was deployed with this state directory")
         backend.prepare()
         recover(backend, state, log)
+        save_state(state_dir, state)
         live = state.live
         target = other(live)
         previous = state.slots.get(target)
         if not live or not previous:
-            save_state(state_dir, state)
             raise DeployError("nothing to roll back to: no previous version was deployed on the other slot")
-        if not backend.is_ready(target):
-            log(f"slot {target} is stopped; restarting {previous.get('version')}")
-            backend.start_slot(target, Path(previous.get("model_dir", "")), previous)
-            backend.wait_ready(target, settings.ready_timeout)
+        try:
+            _serve_recorded(backend, target, previous, settings.ready_timeout, log)
+        except DeployError as exc:
+            raise DeployError(f"not rolled back: {exc}; traffic stays on {live} ({state.live_version()})") from None
         started = now_iso()
         backend.switch(target)
         state.live = target
@@ -201,6 +243,27 @@ def rollback(backend: Backend, state_dir: Path, settings: DeploySettings, log: L
         save_state(state_dir, state)
         log(f"rolled back: {target} ({previous.get('version')}) is live")
         return entry
+
+
+def _serve_recorded(backend: Backend, colour: str, record: dict[str, Any], ready_timeout: float, log: Log) -> None:
+    """Make the slot answer as the version its record names, restarting it from the recorded bundle if it is down
+    or serves something else, and stopping it if even then it does not: a rollback never reports one version while
+    another one answers."""
+    version = record.get("version")
+    if version == ADOPTED:  # found serving before this state file: no version or bundle to check or restart
+        if backend.is_ready(colour):
+            return
+        raise DeployError(f"slot {colour} ({ADOPTED}) is down and was never deployed from a recorded bundle")
+    answering = backend.slot_version(colour) if backend.is_ready(colour) else None
+    if answering == version:
+        return
+    log(f"slot {colour} {f'answers as {answering}' if answering else 'is stopped'}; restarting {version}")
+    backend.start_slot(colour, Path(record.get("model_dir", "")), record)
+    backend.wait_ready(colour, ready_timeout)
+    answering = backend.slot_version(colour)
+    if answering != version:
+        backend.stop_slot(colour)
+        raise DeployError(f"slot {colour} restarted from its recorded bundle answers as {answering}, not {version}")
 
 
 def status(backend: Backend, state_dir: Path) -> dict[str, Any]:

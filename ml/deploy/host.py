@@ -1,8 +1,9 @@
 """Single-host backend: two uvicorn model servers (blue, green) on loopback ports behind nginx.
 
 Slots are started detached (their own session, pid file, log file) so they outlive the deploy process: a deploy
-killed halfway never takes the serving slots down with it. Each slot serves its own copy of the bundle, so a
-later rollback restarts exactly what ran before even if the original directory changed.
+killed halfway never takes the serving slots down with it. Each slot serves its own copy of the bundle, one new
+directory per deploy, so a later rollback restarts exactly what ran before even if the original directory changed
+or a deploy was refused on that slot since.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +81,9 @@ class HostBackend(Backend):
         return self.nginx.live_colour()
 
     def switch(self, colour: str) -> None:
-        expected = self._slot_version(colour)
+        expected = self.slot_version(colour)
+        if expected is None:  # nginx's own 502 carries no version either: never "confirm" a switch to nothing
+            raise DeployError(f"slot {colour} does not answer: not switching traffic to it")
         old_workers = self.nginx.point_to(colour, self.port(colour))
         self._draining += old_workers
         self.nginx.wait_old_workers_stopped_accepting(old_workers)
@@ -93,12 +97,6 @@ class HostBackend(Backend):
             if time.monotonic() > deadline:
                 raise DeployError(f"nginx still not answering from slot {colour} 10 s after the reload")
             time.sleep(0.02)
-
-    def _slot_version(self, colour: str) -> str | None:
-        try:
-            return http.get(http.join(self.slot_url(colour), "/health/live"), 2).header("x-model-version")
-        except OSError:
-            return None
 
     # -- slots -----------------------------------------------------------------------------------------------
     def pid(self, colour: str) -> int | None:
@@ -120,17 +118,22 @@ class HostBackend(Backend):
         return {"port": self.port(colour), "model_dir": str(bundle), **self._launch(colour, bundle)}
 
     def _install_bundle(self, colour: str, model_dir: Path) -> Path:
-        """Copy the bundle into the slot (swapped in whole), so the slot never depends on where it came from."""
+        """Copy the bundle into a new directory of the slot, never over an older copy: the one the slot's state
+        record names must outlive a refused or interrupted deploy, so a rollback restarts what really ran there."""
         slot = self.slot_dir(colour)
-        slot.mkdir(parents=True, exist_ok=True)
-        bundle = slot / "model"
-        if model_dir.resolve() != bundle.resolve():
-            staging = slot / ".model.new"
-            shutil.rmtree(staging, ignore_errors=True)
-            shutil.copytree(model_dir, staging)
-            shutil.rmtree(bundle, ignore_errors=True)
-            staging.rename(bundle)
+        if model_dir.resolve().is_relative_to(slot.resolve()):
+            return model_dir  # a rollback restarting the slot's own copy
+        bundles = slot / "bundles"
+        bundles.mkdir(parents=True, exist_ok=True)
+        bundle = Path(tempfile.mkdtemp(prefix="model-", dir=bundles))
+        shutil.copytree(model_dir, bundle, dirs_exist_ok=True)  # also copies the source's mode onto the 0700 dir
         return bundle
+
+    def prune(self, colour: str, keep: dict[str, Any] | None) -> None:
+        kept = Path(keep["model_dir"]).resolve() if keep and keep.get("model_dir") else None
+        for bundle in (self.slot_dir(colour) / "bundles").glob("model-*"):
+            if bundle.resolve() != kept:
+                shutil.rmtree(bundle, ignore_errors=True)
 
     def _launch(self, colour: str, bundle: Path) -> dict[str, Any]:
         slot = self.slot_dir(colour)

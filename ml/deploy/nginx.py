@@ -155,15 +155,21 @@ class Nginx:
             time.sleep(0.05)
 
     def point_to(self, colour: str, port: int) -> list[int]:
-        """Rewrite the live upstream, `nginx -t`, reload. Returns the pids of the workers that now drain."""
+        """Rewrite the live upstream, `nginx -t`, reload. Returns the pids of the workers that now drain.
+
+        If nginx refuses the config or the reload, the include is put back: nginx keeps running the old config,
+        and `live_colour()` must keep saying so."""
         previous = self.include.read_text(encoding="utf-8") if self.include.exists() else None
         write_text_atomic(self.include, upstream_block(colour, port))
         try:
-            self.test()
+            return self._reload()
         except DeployError:
             if previous is not None:
                 write_text_atomic(self.include, previous)
             raise
+
+    def _reload(self) -> list[int]:
+        self.test()
         master = self.master_pid()
         if master is None:
             raise DeployError("nginx is not running (no live master pid); run the deploy again to start it")

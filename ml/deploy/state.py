@@ -19,6 +19,9 @@ from ml.fileio import write_json_atomic
 STATE_FILE = "state.json"
 COLOURS = ("blue", "green")
 HISTORY_LIMIT = 100
+ADOPTED = "unknown (adopted)"  # the version of a slot found serving before this state file knew of it
+_SHAPES: dict[str, tuple[type, ...]] = {"backend": (str, type(None)), "live": (str, type(None)), "slots": (dict,),
+                                         "pending": (dict, type(None)), "history": (list,)}
 
 
 def other(colour: str | None) -> str:
@@ -57,13 +60,24 @@ def load_state(state_dir: str | Path) -> DeployState:
         return DeployState()
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        known = {k: raw[k] for k in DeployState.__dataclass_fields__ if k in raw}
-        state = DeployState(**known)
-    except (ValueError, TypeError) as exc:
-        raise DeployError(f"{path}: unreadable deploy state ({exc.__class__.__name__}); fix or delete it") from None
+        _check_shape(raw)
+    except ValueError as exc:
+        raise DeployError(f"{path}: unreadable deploy state ({exc}); fix or delete it") from None
+    state = DeployState(**{k: raw[k] for k in DeployState.__dataclass_fields__ if k in raw})
     if state.live not in (None, *COLOURS):
         raise DeployError(f"{path}: live colour must be blue or green, got {state.live!r}")
     return state
+
+
+def _check_shape(raw: Any) -> None:
+    """A hand-edited or foreign file fails here in one line, not later deep inside a deploy."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"a JSON {type(raw).__name__}, not an object")
+    for key, kinds in _SHAPES.items():
+        if key in raw and not isinstance(raw[key], kinds):
+            raise ValueError(f"{key!r} is a {type(raw[key]).__name__}")
+    if not all(isinstance(entry, dict) for entry in [*raw.get("slots", {}).values(), *raw.get("history", [])]):
+        raise ValueError("slots and history entries must be objects")
 
 
 def save_state(state_dir: str | Path, state: DeployState) -> Path:

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ml.deploy import http
+from ml.deploy.nginx import find_nginx
 from tests.conftest import ScriptRun, run_script, script_env
-from tests.deploy.bundles import copy_as_version, free_ports
+from tests.deploy.bundles import copy_as_version, free_ports, golden
 
 FAST = ("--bake-seconds", "1", "--ready-timeout", "60", "--latency-budget-ms", "1000")
 
@@ -50,12 +53,43 @@ class HostDeployEnv:
     def last_event(self) -> dict[str, Any]:
         return self.state()["history"][-1]
 
+    def slot_url(self, colour: str) -> str:
+        return f"http://127.0.0.1:{self.blue_port if colour == 'blue' else self.green_port}"
+
+    def kill_slot(self, colour: str) -> None:
+        """SIGKILL a slot's server, as a crash or the OOM killer would."""
+        pid = int((self.state_dir / "slots" / colour / "server.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+        assert wait_until(lambda: not http.is_ready(self.slot_url(colour))), f"slot {colour} still answers"
+
+    def answering(self) -> str | None:
+        """The X-Model-Version users get through the edge (None: no model answered, e.g. nginx's 502)."""
+        response = http.request("POST", f"http://127.0.0.1:{self.listen_port}/predict",
+                                golden(self.base_bundle)[0]["features"])
+        return response.header("x-model-version") if response.status == 200 else None
+
     def down(self) -> None:
         self.cli("down")
 
 
+def refused(run: ScriptRun, *needles: str) -> str:
+    """Exit 1 with one 'Error: …' line naming every needle (the deploy's own log lines may come before it)."""
+    assert run.returncode == 1, run.describe()
+    assert "Traceback" not in run.stderr, run.describe()
+    error = [line for line in run.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(error) == 1, run.describe()
+    for needle in needles:
+        assert needle in error[0], run.describe()
+    return error[0]
+
+
+def failing_reloads(tmp_path: Path) -> dict[str, str]:
+    """Environment for a deploy whose `nginx -s reload` always fails (tests/deploy/fake_nginx.py)."""
+    return {"FAKE_NGINX_REAL": find_nginx(), "PATH": stand_in_path(tmp_path, "nginx", "fake_nginx.py")}
+
+
 def stand_in_path(tmp_path: Path, name: str, script: str) -> str:
-    """A PATH whose `name` runs tests/deploy/<script> (a stand-in for kubectl or docker), ahead of the real one."""
+    """A PATH whose `name` runs tests/deploy/<script> (a stand-in for kubectl, docker or nginx) before the real one."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     tool = bin_dir / name

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import assert_ok
 from tests.deploy.bundles import golden, tamper_artifact, unservable_golden
-from tests.deploy.hostenv import assert_all_new_after, epoch
+from tests.deploy.hostenv import assert_all_new_after, epoch, refused
 from tests.deploy.loadgen import LoadGenerator
 
 pytestmark = pytest.mark.slow
@@ -29,16 +29,6 @@ def load(live_env):
         yield generator
     failures = generator.failures()
     assert not failures, f"{len(failures)} failed requests, e.g. {failures[:3]}"
-
-
-def refused(run, *needles: str) -> str:
-    assert run.returncode == 1, run.describe()
-    assert "Traceback" not in run.stderr, run.describe()
-    error = [line for line in run.stderr.splitlines() if line.startswith("Error: ")]
-    assert len(error) == 1, run.describe()
-    for needle in needles:
-        assert needle in error[0], run.describe()
-    return error[0]
 
 
 def live_version(env) -> str:

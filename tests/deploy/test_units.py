@@ -15,6 +15,7 @@ from ml.deploy.lock import deploy_lock
 from ml.deploy.nginx import Nginx, find_nginx
 from ml.deploy.smoke import version_label
 from ml.deploy.state import DeployState, load_state, other, save_state
+from tests.deploy.hostenv import failing_reloads
 
 
 def test_state_round_trips_and_a_corrupt_file_is_one_clear_error(tmp_path):
@@ -31,6 +32,14 @@ def test_state_round_trips_and_a_corrupt_file_is_one_clear_error(tmp_path):
     with pytest.raises(DeployError, match="blue or green"):
         load_state(tmp_path)
     assert other("blue") == "green" and other("green") == "blue" and other(None) == "blue"
+
+
+@pytest.mark.parametrize("text", ['[]', '{"slots": [1]}', '{"slots": {"blue": 1}}', '{"history": {}}',
+                                  '{"history": ["x"]}', '{"pending": "starting"}', '{"backend": 3}'])
+def test_a_wrongly_shaped_state_file_is_one_clear_error(tmp_path, text):
+    (tmp_path / "state.json").write_text(text)
+    with pytest.raises(DeployError, match="unreadable deploy state"):
+        load_state(tmp_path)
 
 
 def test_history_is_bounded(tmp_path):
@@ -113,6 +122,34 @@ def test_a_config_nginx_rejects_is_rolled_back_before_any_reload(router, monkeyp
     assert set(nginx.workers_of(nginx.master_pid())) == workers  # no reload happened
 
 
+def test_a_reload_nginx_refuses_puts_the_include_back(router, tmp_path, monkeypatch):
+    """nginx keeps running its old config when the reload fails: the include, which says what is live, must too."""
+    nginx, _, green = router
+    before = nginx.include.read_text()
+    for name, value in failing_reloads(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(DeployError, match="nginx -s reload failed"):
+        nginx.point_to("green", green)
+    assert nginx.include.read_text() == before and nginx.live_colour() == "blue"
+
+
+def test_a_switch_to_a_slot_that_does_not_answer_is_refused(tmp_path, deploy_workspace):
+    """nginx's 502 for a dead slot carries no X-Model-Version, and neither does the dead slot: not a confirmation."""
+    from ml.deploy.host import HostBackend, HostSettings
+    from tests.deploy.bundles import free_ports
+
+    listen, blue, green, router = free_ports(4)
+    backend = HostBackend(HostSettings(tmp_path / "state", deploy_workspace[0], listen, blue, green, router,
+                                       shutdown_timeout=2))
+    try:
+        backend.prepare()
+        with pytest.raises(DeployError, match="slot green does not answer"):
+            backend.switch("green")
+        assert backend.live_colour() == "blue"
+    finally:
+        backend.down()
+
+
 def test_find_nginx_names_the_fix_when_missing(monkeypatch):
     assert find_nginx()
     monkeypatch.setenv("PATH", "/nonexistent")
@@ -169,6 +206,34 @@ def test_cli_refuses_ambiguous_or_impossible_requests_in_one_line(tmp_path):
                           "down is for the host")
     assert_one_line_error(run_script("deploy.py", "rollback", *state, cwd=tmp_path), "nothing to roll back to")
     assert not (tmp_path / "state" / "nginx-router").exists()  # refused before starting anything
+
+
+@pytest.mark.parametrize(("options", "needles"), [
+    (("--blue-port", "8082"), ("--blue-port and --green-port are both 8082",)),
+    (("--router-port", "9000", "--green-port", "9000"), ("--router-port and --green-port are both 9000",)),
+    (("--listen-port", "8081"), ("--listen-port and --blue-port are both 8081",)),
+    (("--blue-port", "0"), ("--blue-port 0: not a TCP port",)),
+    (("--nginx-workers", "0"), ("--nginx-workers 0: must be 1 to 64",)),
+])
+def test_cli_refuses_clashing_ports_and_impossible_worker_counts_before_starting_anything(tmp_path, options,
+                                                                                        needles):
+    from tests.conftest import assert_one_line_error, run_script
+
+    state = tmp_path / "state"
+    (tmp_path / "m").mkdir()
+    for command in (("status",), ("deploy", "--model-dir", str(tmp_path / "m"))):
+        run = run_script("deploy.py", *command, "--state-dir", str(state), *options, cwd=tmp_path)
+        assert_one_line_error(run, *needles)
+    assert not state.exists()
+
+
+def test_cli_names_a_wrongly_shaped_state_file_in_one_line(tmp_path):
+    from tests.conftest import assert_one_line_error, run_script
+
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "state.json").write_text('{"slots": [1]}')
+    assert_one_line_error(run_script("deploy.py", "status", "--state-dir", str(tmp_path / "state"), cwd=tmp_path),
+                          "unreadable deploy state", "fix or delete it")
 
 
 def test_status_before_any_deploy_says_nothing_is_live(tmp_path):
