@@ -9,11 +9,14 @@ import numpy as np
 import pandas as pd
 
 from ml.errors import DataError
-from ml.params import Feature, Params
+from ml.params import Feature, Params, category_text
 
 # How booleans are spelled in text columns (compared lower-cased).
 TRUE_WORDS = {"true", "1", "yes", "t", "y"}
 FALSE_WORDS = {"false", "0", "no", "f", "n"}
+# Only an empty field is missing: pandas' default NA spellings ("NA", "None", "null", "n/a", "nan"...) can be real
+# categories (NA is North America), which the model server accepts as such.
+MISSING_CSV = {"keep_default_na": False, "na_values": [""]}
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -31,7 +34,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
             # be truncated (index_col=False, with a ParserWarning): make it a parse error instead.
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
-                frame = pd.read_csv(path, low_memory=False, index_col=False)
+                frame = pd.read_csv(path, low_memory=False, index_col=False, **MISSING_CSV)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: data file has no columns") from None
     except pd.errors.ParserWarning:
@@ -57,9 +60,16 @@ def to_bool(series: pd.Series) -> pd.Series:
     return out
 
 
+def category_strings(series: pd.Series) -> pd.Series:
+    """A category column as the strings params.yaml lists (<NA> for missing), whatever dtype it was read as."""
+    if pd.api.types.is_float_dtype(series):
+        series = series.map(category_text, na_action="ignore")
+    return series.astype("string")
+
+
 def model_column(series: pd.Series, feature: Feature) -> pd.Series:
     if feature.type == "category":
-        return series.astype("string").astype(object).where(series.notna(), np.nan)
+        return category_strings(series).astype(object).where(series.notna(), np.nan)
     if feature.type == "bool":
         return to_bool(series)
     return pd.to_numeric(series, errors="coerce").astype(float)

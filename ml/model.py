@@ -28,6 +28,16 @@ def estimator_class(dotted: str) -> type:
     return cls
 
 
+def _hyperparameters(cls: type) -> dict:
+    """The defaults of cls's hyperparameters. Meta-estimators (VotingClassifier, StackingRegressor...) cannot be
+    built without estimator objects as arguments, which params.yaml has no way to give."""
+    try:
+        return cls().get_params()
+    except TypeError as exc:
+        raise ParamsError(f"params.yaml: 'model.class' {cls.__name__} needs constructor arguments params.yaml cannot "
+                          f"give ({exc}): pick an estimator that works with its defaults") from None
+
+
 def build_estimator(params: Params) -> BaseEstimator:
     cls = estimator_class(params.model_class)
     wanted = ClassifierMixin if params.task == "classification" else RegressorMixin
@@ -35,7 +45,7 @@ def build_estimator(params: Params) -> BaseEstimator:
         kind = "classifier" if params.task == "classification" else "regressor"
         raise ParamsError(f"params.yaml: 'model.class' {params.model_class} is not a {kind} "
                           f"(task is {params.task})")
-    accepted = cls().get_params()
+    accepted = _hyperparameters(cls)
     unknown = sorted(set(params.model_params) - set(accepted))
     if unknown:
         raise ParamsError(f"params.yaml: 'model.params.{unknown[0]}' is not a parameter of {cls.__name__}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import numbers
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ from ml.metrics import METRICS
 
 FEATURE_TYPES = ("int", "float", "bool", "category")
 TASKS = tuple(METRICS)
+# Top-level sections: parsed here, except drift (ml/drift/config.py) and serving (serving/settings.py).
+SECTIONS = ("data", "task", "target", "features", "model", "split", "metrics", "gate", "registry", "drift", "serving")
+FEATURE_KEYS = ("type", "min", "max", "values", "nullable")
 
 
 @dataclass(frozen=True)
@@ -94,14 +98,48 @@ def _get(mapping: dict, key: str, where: str, kind: type | tuple[type, ...], def
     return value
 
 
+def _reject_unknown(mapping: dict, where: str, known: tuple[str, ...], hint: str = "") -> None:
+    """A misspelt key would otherwise be ignored, silently leaving its setting at the default."""
+    unknown = sorted(str(key) for key in mapping if key not in known)
+    if unknown:
+        raise ParamsError(f"params.yaml: unknown key '{where}{unknown[0]}' (known: {', '.join(known)}){hint}")
+
+
+def _section(mapping: dict, key: str, where: str, known: tuple[str, ...], default: Any = ...) -> dict:
+    """A nested mapping of params.yaml, holding only the keys this section reads."""
+    section = _get(mapping, key, where, dict, default)
+    _reject_unknown(section, f"{where}{key}.", known)
+    return section
+
+
+def _literal(value: Any, where: str) -> Any:
+    """A name or category as written. YAML reads unquoted yes/no, on/off and true/false as booleans and null or ~
+    as None, and which spelling it was cannot be recovered: ask for quotes rather than guess."""
+    if value is None:
+        raise ParamsError(f"params.yaml: {where} has null, which is what YAML makes of an unquoted null or ~: "
+                          'quote it (e.g. "null")')
+    if isinstance(value, bool):
+        raise ParamsError(f"params.yaml: {where} has {str(value).lower()}, which is what YAML makes of an unquoted "
+                          'yes/no, on/off or true/false: quote it (e.g. "yes")')
+    if isinstance(value, (list, dict)):
+        raise ParamsError(f"params.yaml: {where} has {value!r}, which is not a single name or value")
+    return value
+
+
+def category_text(value: Any) -> str:
+    """A category's string form, the same for params.yaml and the data: pandas reads a column of integer codes
+    with gaps as floats, and its 2.0 is the category "2"."""
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def parse_feature(name: str, spec: Any) -> Feature:
     """One entry of the features block (also used to rebuild a model's features from its metadata)."""
     where = f"features.{name}."
     if not isinstance(spec, dict):
         raise ParamsError(f"params.yaml: 'features.{name}' must be a mapping with a 'type'")
-    unknown = set(spec) - {"type", "min", "max", "values", "nullable"}
-    if unknown:
-        raise ParamsError(f"params.yaml: unknown key '{where}{sorted(unknown)[0]}'")
+    _reject_unknown(spec, where, FEATURE_KEYS)
     ftype = _get(spec, "type", where, str)
     if ftype not in FEATURE_TYPES:
         raise ParamsError(f"params.yaml: '{where}type' must be one of {', '.join(FEATURE_TYPES)}, got {ftype!r}")
@@ -115,7 +153,7 @@ def parse_feature(name: str, spec: Any) -> Feature:
     if ftype == "category":
         if not values:
             raise ParamsError(f"params.yaml: '{where}values' must list the allowed categories")
-        values = tuple(str(v) for v in values)
+        values = tuple(category_text(_literal(v, f"'{where}values'")) for v in values)
         if len(set(values)) != len(values):
             raise ParamsError(f"params.yaml: '{where}values' has duplicates")
     elif values is not None:
@@ -124,29 +162,43 @@ def parse_feature(name: str, spec: Any) -> Feature:
     return Feature(name=str(name), type=ftype, min=low, max=high, values=values, nullable=nullable)
 
 
+def _registry(raw: dict) -> dict[str, str]:
+    """The registry section with its defaults filled in, so every reader gets a checked backend and path."""
+    registry = _section(raw, "registry", "", ("backend", "path"), {})
+    backend = _get(registry, "backend", "registry.", str, "local")
+    if backend not in ("local", "github"):
+        raise ParamsError(f"params.yaml: 'registry.backend' must be local or github, got {backend!r}")
+    return {"backend": backend, "path": _get(registry, "path", "registry.", str, "registry")}
+
+
 def parse_params(raw: Any, root: Path) -> Params:
     if not isinstance(raw, dict):
         raise ParamsError("params.yaml: the top level must be a mapping")
-    data = _get(raw, "data", "", dict)
+    _reject_unknown(raw, "", SECTIONS, "; other tools' settings (such as other DVC stages' params) belong in "
+                                       "their own params file")
+    data = _section(raw, "data", "", ("path", "sample_rows"))
+    sample_rows = _get(data, "sample_rows", "data.", int, None)
+    if sample_rows is not None and sample_rows < 1:
+        raise ParamsError(f"params.yaml: 'data.sample_rows' must be a positive number of rows, got {sample_rows}")
     task = _get(raw, "task", "", str)
     if task not in TASKS:
         raise ParamsError(f"params.yaml: 'task' must be one of {', '.join(TASKS)}, got {task!r}")
-    target = str(_get(raw, "target", "", (str, int)))
+    target = str(_literal(_get(raw, "target", "", (str, int)), "'target'"))
     features_raw = _get(raw, "features", "", dict)
     if not features_raw:
         raise ParamsError("params.yaml: 'features' must list at least one feature")
-    features = tuple(parse_feature(str(name), spec) for name, spec in features_raw.items())
+    features = tuple(parse_feature(str(_literal(name, "'features'")), spec) for name, spec in features_raw.items())
     if target in features_raw:
         raise ParamsError(f"params.yaml: target '{target}' is also listed as a feature")
 
-    model = _get(raw, "model", "", dict)
+    model = _section(raw, "model", "", ("class", "params"))
     model_class = _get(model, "class", "model.", str)
     if "." not in model_class:
         raise ParamsError(f"params.yaml: 'model.class' must be a dotted path such as "
                           f"sklearn.linear_model.LogisticRegression, got {model_class!r}")
     model_params = _get(model, "params", "model.", dict, {})
 
-    split = _get(raw, "split", "", dict)
+    split = _section(raw, "split", "", ("test_size", "seed"))
     test_size = _get(split, "test_size", "split.", float)
     if not 0.05 <= test_size <= 0.5:
         raise ParamsError(f"params.yaml: 'split.test_size' must be between 0.05 and 0.5, got {test_size}")
@@ -154,9 +206,9 @@ def parse_params(raw: Any, root: Path) -> Params:
     if not 0 <= seed < 2**32:
         raise ParamsError(f"params.yaml: 'split.seed' must be between 0 and 2**32 - 1, got {seed}")
 
-    metrics = _get(raw, "metrics", "", dict)
+    metrics = _section(raw, "metrics", "", ("primary", "guardrails"))
     known = METRICS[task]
-    primary = _get(metrics, "primary", "metrics.", dict)
+    primary = _section(metrics, "primary", "metrics.", ("name", "direction"))
     primary_name = _get(primary, "name", "metrics.primary.", str)
     if primary_name not in known:
         raise ParamsError(f"params.yaml: 'metrics.primary.name' must be one of {', '.join(known)} "
@@ -174,7 +226,7 @@ def parse_params(raw: Any, root: Path) -> Params:
         if guardrails[name] < 0:
             raise ParamsError(f"params.yaml: guardrail '{name}' tolerance must be >= 0")
 
-    gate_raw = _get(raw, "gate", "", dict)
+    gate_raw = _section(raw, "gate", "", tuple(f.name for f in fields(Gate)))
     gate = Gate(
         min_improvement=_get(gate_raw, "min_improvement", "gate.", float, 0.0),
         require_significance=_get(gate_raw, "require_significance", "gate.", bool, False),
@@ -186,15 +238,10 @@ def parse_params(raw: Any, root: Path) -> Params:
     if gate.bootstrap_resamples < 100:
         raise ParamsError("params.yaml: 'gate.bootstrap_resamples' must be at least 100")
 
-    registry = _get(raw, "registry", "", dict, {"backend": "local", "path": "registry"})
-    backend = registry.get("backend", "local")
-    if backend not in ("local", "github"):
-        raise ParamsError(f"params.yaml: 'registry.backend' must be local or github, got {backend!r}")
-
     return Params(
         root=root,
         data_path=root / _get(data, "path", "data.", str),
-        sample_rows=_get(data, "sample_rows", "data.", int, None),
+        sample_rows=sample_rows,
         task=task,
         target=target,
         features=features,
@@ -206,7 +253,7 @@ def parse_params(raw: Any, root: Path) -> Params:
         direction=direction,
         guardrails=guardrails,
         gate=gate,
-        registry=registry,
+        registry=_registry(raw),
         drift=_get(raw, "drift", "", dict, {}),
         serving=_get(raw, "serving", "", dict, {}),
         raw=raw,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from ml.data import to_bool
+from ml.data import category_strings, to_bool
 from ml.params import Feature, Params
 
 
@@ -43,9 +43,12 @@ def _checks(feature: Feature) -> list[pa.Check]:
     if feature.type == "bool":
         checks.append(pa.Check(lambda s: to_bool(s).notna() | s.isna(), name="is_boolean",
                                error="must be true/false"))
+    if feature.nullable:
+        # Missing in some rows is fine, in all of them is not: the model cannot learn from a column without values.
+        checks.append(pa.Check(lambda s: bool(s.notna().any()), name="has_values", error="has no values at all"))
     if feature.type == "category":
         allowed = set(feature.values)
-        checks.append(pa.Check(lambda s: s.astype("string").isin(allowed) | s.isna(),
+        checks.append(pa.Check(lambda s: category_strings(s).isin(allowed) | s.isna(),
                                name=f"isin({sorted(allowed)})", error="must be one of the allowed values"))
     return checks
 

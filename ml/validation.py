@@ -57,7 +57,7 @@ def _summarise(cases: pd.DataFrame, errors: dict[tuple[str, str], str]) -> list[
     structural = cases["check"].isin(list(_STRUCTURAL))
     cases.loc[structural, "column"] = cases.loc[structural, "failure_case"]
     for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
-        row_level = check not in _STRUCTURAL
+        row_level = bool(group["index"].notna().any())  # not a column-level failure (missing, unknown, empty)
         examples = list(dict.fromkeys(map(repr, group["failure_case"].tolist())))[:EXAMPLES] if row_level else []
         failures.append({"column": str(column), "check": _describe(str(check), str(column), errors),
                          "count": int(len(group)) if row_level else 0, "examples": examples})

@@ -16,7 +16,7 @@ import pytest
 from ml.errors import ParamsError
 from ml.model import build_pipeline
 from ml.params import load_params, parse_params
-from tests.conftest import Workspace, assert_one_line_error, base_params, run_scripts
+from tests.conftest import REPO, Workspace, assert_one_line_error, base_params, run_scripts
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,31 @@ CASES = [
               ("'gate.require_significance'",)),
     BadParams("unknown registry backend", _set("registry.backend", "s3"), ("'registry.backend'", "s3")),
     BadParams("data section missing", _delete("data"), ("'data'",)),
+    # A misspelt key must not be ignored: that would leave its setting at the default without a word.
+    BadParams("unknown top-level key", _set("gaet", {"min_improvement": 0.01}),
+              ("unknown key 'gaet'", "registry", "their own params file"), cli=True),
+    BadParams("unknown data key", _set("data.sample_row", 100), ("'data.sample_row'", "sample_rows")),
+    BadParams("unknown model key", _set("model.parms", {"max_iter": 10}), ("'model.parms'", "params")),
+    BadParams("unknown split key", _set("split.sed", 7), ("'split.sed'", "seed")),
+    BadParams("unknown metrics key", _set("metrics.guardrail", {"recall": 0.01}), ("'metrics.guardrail'",)),
+    BadParams("unknown primary metric key", _set("metrics.primary.directon", "maximize"),
+              ("'metrics.primary.directon'", "direction")),
+    BadParams("misspelt gate key", _set("gate.require_signficance", True),
+              ("'gate.require_signficance'", "require_significance"), cli=True),
+    BadParams("unknown registry key", _set("registry.pth", "models"), ("'registry.pth'", "path")),
+    BadParams("registry path not a string", _set("registry.path", 5), ("'registry.path'", "5")),
+    BadParams("sample_rows not positive", _set("data.sample_rows", -5), ("'data.sample_rows'", "-5")),
+    BadParams("meta-estimator", _model("sklearn.ensemble.VotingClassifier"),
+              ("'model.class'", "VotingClassifier", "estimators")),
+    # What YAML makes of unquoted yes/no and null: the spelling cannot be recovered, so it must be quoted.
+    BadParams("unquoted yes/no categories", _set("features.region.values", [True, False]),
+              ("'features.region.values'", "true", "quote it")),
+    BadParams("null category", _set("features.region.values", ["north", None]),
+              ("'features.region.values'", "null", "quote it")),
+    BadParams("nested category", _set("features.region.values", ["north", ["south", "east"]]),
+              ("'features.region.values'", "not a single name or value")),
+    BadParams("unquoted yes as the target", _set("target", True), ("'target'", "quote it")),
+    BadParams("unquoted yes as a feature name", _set("features", {True: {"type": "int"}}), ("'features'", "quote it")),
 ]
 
 
@@ -126,6 +151,35 @@ def test_bad_params_value_is_one_error_naming_the_key(case: BadParams, tmp_path)
 def test_the_repository_params_yaml_is_valid(tmp_path) -> None:
     """The table above starts from the real params.yaml; it must itself be accepted."""
     build_pipeline(parse_params(base_params(), tmp_path))
+
+
+def test_a_null_registry_path_is_the_default(tmp_path) -> None:
+    """null means the default everywhere in params.yaml; the registry path must not reach open_registry as None."""
+    from ml.registry import open_registry
+
+    raw = base_params()
+    raw["registry"]["path"] = None
+    assert open_registry(parse_params(raw, tmp_path)).root == tmp_path / "registry"
+
+
+def _repository_params_with_region(region: str) -> str:
+    text = (REPO / "params.yaml").read_text(encoding="utf-8")
+    line = next(line for line in text.splitlines() if line.strip().startswith("region:"))
+    return text.replace(line, f"  region: {region}")
+
+
+def test_unquoted_yes_no_categories_ask_for_quotes(tmp_path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text(_repository_params_with_region("{type: category, values: [yes, no]}"))
+    with pytest.raises(ParamsError, match=r"^params.yaml: 'features.region.values' has true, .*quote it"):
+        load_params(path)
+
+
+def test_quoted_yes_no_are_categories_and_unquoted_yes_is_still_a_boolean_setting(tmp_path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text(_repository_params_with_region('{type: category, values: ["yes", "no"], nullable: yes}'))
+    region = load_params(path).feature("region")
+    assert region.values == ("yes", "no") and region.nullable is True
 
 
 @pytest.mark.parametrize("text, says", [
