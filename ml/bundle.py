@@ -24,13 +24,51 @@ FILES = (ARTIFACT, METADATA, CARD, REFERENCE)
 
 
 def read_metadata(bundle_dir: str | Path) -> dict[str, Any]:
+    """The bundle's metadata, once its shape is what the pipeline relies on (IntegrityError naming the file)."""
     path = Path(bundle_dir) / METADATA
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        metadata = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MLOpsError(f"{path}: not found (is {bundle_dir} a model directory?)") from None
     except (OSError, ValueError) as exc:
         raise IntegrityError(f"{path}: unreadable metadata ({exc.__class__.__name__})") from None
+    problem = _shape_problem(metadata)
+    if problem:
+        raise IntegrityError(f"{path}: {problem}; refusing to use it")
+    return metadata
+
+
+# Fields later code reads without checking: (types, required). Valid JSON of another shape would crash it there.
+_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "task": ((str,), True),
+    "features": ((list,), True),
+    "target": ((str,), False),
+    "classes": ((list, type(None)), False),
+    "artifact_sha256": ((str,), False),  # verify_artifact says when it is missing
+    "params": ((dict,), False),
+}
+_JSON_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number",
+               bool: "a boolean", type(None): "null"}
+
+
+def _shape_problem(metadata: Any) -> str | None:
+    """What makes the metadata unusable, or None."""
+    if not isinstance(metadata, dict):
+        return f"expected a JSON object, got {_JSON_NAMES[type(metadata)]}"
+    for key, (types, required) in _FIELDS.items():
+        if key not in metadata:
+            if required:
+                return f"'{key}' is missing"
+        elif not isinstance(metadata[key], types):
+            return f"'{key}' must be {' or '.join(_JSON_NAMES[t] for t in types)}"
+    if not all(isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("type"), str)
+               for f in metadata["features"]):
+        return "every entry of 'features' needs a string 'name' and 'type'"
+    classes = metadata.get("classes")
+    if metadata["task"] == "classification" and not (
+            isinstance(classes, list) and all(isinstance(c, str | int | float) for c in classes)):
+        return "a classifier's 'classes' must be a list of labels"
+    return None
 
 
 def write_metadata(bundle_dir: str | Path, metadata: dict[str, Any]) -> None:

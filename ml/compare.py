@@ -10,9 +10,10 @@ from scipy.stats import binomtest
 
 from ml.bootstrap import paired_delta_samples
 from ml.bundle import load_bundle
+from ml.compatibility import schema_mismatch
 from ml.dataset import Dataset
 from ml.evaluate import Outputs, holdout_outputs, metric_table, predict
-from ml.gate import PROMOTE, REJECT, MetricDelta, decide
+from ml.gate import PROMOTE, Decision, MetricDelta, cannot_compare, decide
 from ml.metrics import METRICS
 from ml.params import Params
 
@@ -42,20 +43,6 @@ def mcnemar(y: np.ndarray, champion: Outputs, challenger: Outputs) -> dict[str, 
     p_value = binomtest(only_challenger, discordant, 0.5).pvalue if discordant else 1.0
     return {"only_champion_correct": only_champion, "only_challenger_correct": only_challenger,
             "p_value": float(p_value)}
-
-
-def schema_mismatch(champion_meta: dict, params: Params) -> str | None:
-    """Why the champion cannot score today's data, or None when it can."""
-    if champion_meta.get("task") != params.task:
-        return f"the champion is a {champion_meta.get('task')} model; params.yaml now says {params.task}"
-    if champion_meta.get("target") not in (None, params.target):
-        return f"the champion predicts '{champion_meta.get('target')}'; the target is now '{params.target}'"
-    old = {f["name"]: f["type"] for f in champion_meta.get("features", [])}
-    new = {f.name: f.type for f in params.features}
-    if old != new:
-        changes = sorted(set(old) ^ set(new)) or sorted(k for k in new if old.get(k) != new[k])
-        return f"the feature set changed since the champion was trained ({', '.join(changes)})"
-    return None
 
 
 def _model_summary(metadata: dict) -> dict[str, Any]:
@@ -90,16 +77,14 @@ def compare(challenger_dir: Path, champion_dir: Path | None, dataset: Dataset, p
     champion, champ_meta = load_bundle(champion_dir)
     result["champion"] = _model_summary(champ_meta)
     result["params_diff"] = params_diff(champ_meta.get("params", {}), params.raw)
-    mismatch = schema_mismatch(champ_meta, params)
+    mismatch = schema_mismatch(champ_meta, params, dataset.labels)
     if mismatch is None:
         try:
             champ_out = predict(champion, dataset.X_holdout, params)
         except Exception as exc:  # any failure of an old model on new data is the same finding
             mismatch = f"the champion cannot score the new holdout ({exc.__class__.__name__})"
     if mismatch is not None:
-        result.update(decision=REJECT, needs_human_review=True,
-                      reasons=[f"cannot compare: {mismatch}. A human must decide (promote with --force)."])
-        return result
+        return _with_verdict(result, cannot_compare(mismatch))
 
     champ_scores = metric_table(y, champ_out, params)
     names = list(chall_scores)
@@ -117,6 +102,9 @@ def compare(challenger_dir: Path, champion_dir: Path | None, dataset: Dataset, p
                                        significant=bool(deltas[name].significant))
     if params.task == "classification":
         result["mcnemar"] = mcnemar(y, champ_out, chall_out)
-    verdict = decide(deltas, params)
-    result.update(decision=verdict.decision, reasons=verdict.reasons)
+    return _with_verdict(result, decide(deltas, params))
+
+
+def _with_verdict(result: dict[str, Any], verdict: Decision) -> dict[str, Any]:
+    result.update(decision=verdict.decision, reasons=verdict.reasons, needs_human_review=verdict.needs_human_review)
     return result

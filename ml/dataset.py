@@ -11,7 +11,7 @@ from ml.data import model_frame, read_table, target_values
 from ml.errors import DataError
 from ml.fileio import sha256_file
 from ml.params import Params
-from ml.split import rows_fingerprint, split_frame
+from ml.split import rows_fingerprint, split_rows
 from ml.validation import validate_frame
 
 
@@ -23,6 +23,7 @@ class Dataset:
     y_holdout: np.ndarray
     data_sha256: str
     holdout_fingerprint: str
+    labels: list | None  # a classifier's classes, as plain values (every one is in training); None for regression
 
 
 def load_valid_frame(params: Params) -> pd.DataFrame:
@@ -35,14 +36,17 @@ def load_valid_frame(params: Params) -> pd.DataFrame:
 
 def dataset_from_frame(frame: pd.DataFrame, params: Params, data_sha256: str) -> Dataset:
     """Split an already validated frame into model inputs and targets."""
-    train, holdout = split_frame(frame, params)
+    train_rows, holdout_rows = split_rows(frame, params)
+    train, holdout = frame.iloc[train_rows], frame.iloc[holdout_rows]
+    y_train = target_values(train, params)
     return Dataset(
         X_train=model_frame(train, params),
-        y_train=target_values(train, params),
+        y_train=y_train,
         X_holdout=model_frame(holdout, params),
         y_holdout=target_values(holdout, params),
         data_sha256=data_sha256,
-        holdout_fingerprint=rows_fingerprint(holdout),
+        holdout_fingerprint=rows_fingerprint(holdout_rows),
+        labels=np.unique(y_train).tolist() if params.task == "classification" else None,
     )
 
 

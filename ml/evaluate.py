@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ml.bundle import load_bundle, read_metadata
+from ml.compatibility import schema_mismatch
+from ml.errors import MLOpsError
 from ml.metrics import METRICS, confusion
 from ml.params import Params
 from ml.weighted_metrics import point_scores
@@ -54,8 +56,12 @@ def evaluation(y: np.ndarray, outputs: Outputs, params: Params) -> dict:
 def holdout_outputs(model_dir: Path, dataset: Dataset, params: Params,
                     known: Outputs | None = None) -> tuple[dict[str, Any], Outputs]:
     """A bundle's metadata and its outputs on the holdout: `known` when the caller has just made them
-    (run_pipeline), otherwise the bundle is loaded (sha256-verified) and scored."""
+    (run_pipeline), otherwise the bundle is loaded (sha256-verified), checked against params.yaml like the
+    champion (a model trained before params.yaml or the data changed is retrained, not scored) and scored."""
     if known is not None:
         return read_metadata(model_dir), known
     model, metadata = load_bundle(model_dir)
+    mismatch = schema_mismatch(metadata, params, dataset.labels, role="model")
+    if mismatch is not None:
+        raise MLOpsError(f"{model_dir}: {mismatch}; retrain it (scripts/train.py)")
     return metadata, predict(model, dataset.X_holdout, params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ml.metrics import MAXIMIZE
@@ -45,7 +46,24 @@ class Decision:
     needs_human_review: bool = False
 
 
+def cannot_compare(why: str) -> Decision:
+    """The metrics cannot settle it: reject, and leave the decision to a human."""
+    return Decision(REJECT, [f"cannot compare: {why}. A human must decide (promote with --force)."],
+                    needs_human_review=True)
+
+
+def _undefined_metrics(deltas: dict[str, MetricDelta], params: Params) -> list[str]:
+    """The gated metrics (primary, guardrails) without a finite delta: NaN fails every comparison, so it would pass
+    `improvement <= 0` and every guardrail, and promote."""
+    gated = dict.fromkeys((params.primary_metric, *params.guardrails))
+    return [name for name in gated if not math.isfinite(deltas[name].delta)]
+
+
 def decide(deltas: dict[str, MetricDelta], params: Params) -> Decision:
+    undefined = _undefined_metrics(deltas, params)
+    if undefined:
+        verb = "is" if len(undefined) == 1 else "are"
+        return cannot_compare(f"{', '.join(undefined)} {verb} undefined on this holdout (NaN: e.g. it lacks a class)")
     primary = deltas[params.primary_metric]
     gate = params.gate
     reasons = []

@@ -22,20 +22,34 @@ def model_name(root: Path) -> str:
     return os.environ.get("GITHUB_REPOSITORY", "").rpartition("/")[2] or root.resolve().name
 
 
-def check_promotable(metadata: dict, comparison: dict, force: bool) -> None:
+def check_promotable(metadata: dict, comparison: dict, force: bool, champion: ModelVersion | None) -> None:
+    """Refuse a comparison of another model, or against a champion that is no longer the registry's, or (unless
+    forced) one the gate rejected. --force overrides the gate only: a stale comparison judged nothing."""
     if comparison.get("challenger", {}).get("artifact_sha256") != metadata["artifact_sha256"]:
         raise RegistryError("comparison.json is about a different model than the one being promoted; "
                             "run compare.py again")
+    _require_current_champion(comparison.get("champion") or {}, champion)
     if comparison.get("decision") != PROMOTE and not force:
         reasons = "; ".join(comparison.get("reasons", [])) or "no reason recorded"
         raise RegistryError(f"refusing to promote: the gate said {comparison.get('decision')} ({reasons}); "
                             "use --force to override")
 
 
+def _require_current_champion(compared: dict, champion: ModelVersion | None) -> None:
+    """The gate judged the model against `compared`; once another champion is in place (this very comparison's
+    model, promoted already) the verdict is stale. Version and artifact: a version may repeat an artifact."""
+    then = (compared.get("version"), compared.get("artifact_sha256")) if compared else None
+    now = (champion.version, champion.metadata.get("artifact_sha256")) if champion else None
+    if then != now:
+        label = f"champion v{compared.get('version') or '?'}" if compared else "no champion"
+        raise RegistryError(f"comparison.json compared the model with {label}, but the registry's champion is "
+                            f"{champion.name if champion else 'none'}; run compare.py again")
+
+
 def promote(model_dir: Path, comparison: dict, registry: Registry, force: bool = False,
             pull_request: int | None = None, *, name: str) -> ModelVersion:
     metadata = verify_artifact(model_dir)
-    check_promotable(metadata, comparison, force)
+    check_promotable(metadata, comparison, force, registry.champion())
     metadata = {
         **metadata,
         "version": registry.next_version(),

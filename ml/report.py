@@ -16,6 +16,7 @@ from ml.json_report import load_json_report
 from ml.provenance import git_commit
 
 MARKER = "<!-- mlops-template:pr-report -->"
+COMMENT, SUMMARY = "pr_comment.md", "job_summary.md"
 
 _env = Environment(loader=PackageLoader("ml", "templates"), undefined=StrictUndefined, trim_blocks=False,
                    keep_trailing_newline=True, autoescape=False)
@@ -121,7 +122,7 @@ def write_pr_reports(reports_dir: Path) -> tuple[Path, Path]:
 
     When validation failed, that is what they report: the PR author needs to hear why nothing was trained.
     """
-    comment, summary = reports_dir / "pr_comment.md", reports_dir / "job_summary.md"
+    comment, summary = reports_dir / COMMENT, reports_dir / SUMMARY
     remove_outputs(comment, summary)
     validation = load_json_report(reports_dir / "validation.json", "validate_data.py")
     commit = git_commit()

@@ -1,7 +1,8 @@
 """The deterministic train/holdout split: same data + same params.yaml → the same holdout rows, always.
 
 The champion is re-scored on exactly this holdout, so both models are judged on identical rows. Classification
-splits are stratified: every class keeps its share of the rows in the holdout (to within one row).
+splits are stratified: every class keeps its share of the rows in the holdout (to within one row), and at least one
+row in training.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from ml.params import Params
 
 
 def _holdout_per_class(class_counts: np.ndarray, holdout: int) -> np.ndarray:
-    """Holdout rows per class, proportional to its size: largest remainders get the rows left over."""
+    """Holdout rows per class, proportional to its size: largest remainders get the rows left over. Every class
+    keeps a training row (a class of one row is never held out), so the model learns every label there is."""
     exact = class_counts * holdout / class_counts.sum()
-    taken = np.floor(exact).astype(np.int64)
-    leftover = holdout - taken.sum()
-    taken[np.argsort(taken - exact, kind="stable")[:leftover]] += 1
-    return np.minimum(taken, class_counts - 1)  # every class keeps a training row
+    taken = np.minimum(np.floor(exact).astype(np.int64), class_counts - 1)
+    by_remainder = np.argsort(taken - exact, kind="stable")
+    with_room = by_remainder[taken[by_remainder] < class_counts[by_remainder] - 1]
+    taken[with_room[:holdout - taken.sum()]] += 1
+    return taken
 
 
 def split_positions(target: np.ndarray | None, rows: int, test_size: float,
@@ -49,18 +52,20 @@ def split_positions(target: np.ndarray | None, rows: int, test_size: float,
     return rng.permutation(np.flatnonzero(~chosen)), rng.permutation(np.flatnonzero(chosen))
 
 
-def split_frame(frame: pd.DataFrame, params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
-    stratify = None
-    if params.task == "classification":
-        counts = frame[params.target].value_counts()
-        if len(counts) < 2:
-            raise DataError(f"target '{params.target}' has a single class ({counts.index[0]!r}); nothing to learn")
-        if counts.min() >= 2:
-            stratify = frame[params.target].to_numpy()
-    train, holdout = split_positions(stratify, len(frame), params.test_size, params.seed)
-    return frame.iloc[train], frame.iloc[holdout]
+def split_rows(frame: pd.DataFrame, params: Params) -> tuple[np.ndarray, np.ndarray]:
+    """(training positions, holdout positions) of the frame's rows; a DataError when training could not learn."""
+    target = frame[params.target].to_numpy() if params.task == "classification" else None
+    train, holdout = split_positions(target, len(frame), params.test_size, params.seed)
+    if not len(train) or not len(holdout):
+        raise DataError(f"too few rows to split: {len(train)} for training and {len(holdout)} for the holdout")
+    if target is not None:
+        labels = pd.unique(target[train]).tolist()
+        if len(labels) < 2:
+            raise DataError(f"target '{params.target}' has a single class ({labels[0]!r}); nothing to learn")
+    return train, holdout
 
 
-def rows_fingerprint(frame: pd.DataFrame) -> str:
-    """A short hash of which rows (by index) are in a frame: proves two reports used the same holdout."""
-    return hashlib.sha256(np.ascontiguousarray(frame.index.to_numpy(dtype=np.int64)).tobytes()).hexdigest()[:16]
+def rows_fingerprint(positions: np.ndarray) -> str:
+    """A short hash of which rows (by position in the data file) a split holds: proves two reports used the same
+    holdout. Positions, not the frame's index: a parquet file may bring any index, strings or duplicates."""
+    return hashlib.sha256(np.ascontiguousarray(positions, dtype=np.int64).tobytes()).hexdigest()[:16]

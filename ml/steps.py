@@ -16,40 +16,52 @@ from typing import TYPE_CHECKING, Any
 from ml.data import read_table
 from ml.dataset import Dataset, dataset_from_frame, load_dataset
 from ml.drift.config import drift_config
-from ml.errors import DataError
+from ml.errors import DataError, MLOpsError
 from ml.fileio import remove_outputs, sha256_file, write_json_atomic, write_text_atomic
 from ml.params import Params
-from ml.report import render_validation, write_pr_reports
+from ml.report import COMMENT, SUMMARY, render_validation, write_pr_reports
 from ml.validation import validate_frame
 
 if TYPE_CHECKING:
     from ml.evaluate import Outputs
 
+VALIDATION_JSON, VALIDATION_MD = "validation.json", "validation.md"
+METRICS, COMPARISON = "metrics.json", "comparison.json"
+# Everything run_pipeline writes into the reports directory: all of it goes before it starts, so a failure midway
+# (say, a champion directory that does not exist) leaves no report of the last run looking current.
+PIPELINE_REPORTS = (VALIDATION_JSON, VALIDATION_MD, METRICS, COMPARISON, COMMENT, SUMMARY)
+
 
 def validate_step(params: Params, reports_dir: Path) -> Dataset:
     """Write validation.{json,md}; raise DataError when the data is invalid; return the split dataset."""
-    out_json, out_md = reports_dir / "validation.json", reports_dir / "validation.md"
+    out_json, out_md = reports_dir / VALIDATION_JSON, reports_dir / VALIDATION_MD
     remove_outputs(out_json, out_md)
     drift_config(params)  # a mistake in the drift: section fails this first step, not the training after it
     report: dict[str, Any] = {"data": params.data_label, "target": params.target, "ok": False, "rows": 0,
                               "failures": []}
-    frame = None
     try:
-        frame = read_table(params.data_path)
+        dataset = _checked_dataset(params, report)
     except DataError as exc:
         report["error"] = str(exc)
-    else:
-        result = validate_frame(frame, params)
-        report.update(ok=result.ok, rows=result.rows, failures=result.failures)
-        if result.ok:
-            report["data_sha256"] = sha256_file(params.data_path)
-        else:
-            report["error"] = f"{params.data_path}: {result.one_line()}"
     write_json_atomic(out_json, report)
     write_text_atomic(out_md, render_validation(report))
     if not report["ok"]:
         raise DataError(report["error"])
-    return dataset_from_frame(frame, params, report["data_sha256"])
+    return dataset
+
+
+def _checked_dataset(params: Params, report: dict[str, Any]) -> Dataset:
+    """Read, validate and split the data, recording the findings in report; any reason the data cannot be used
+    (the schema, a split with nothing to learn) is a DataError, so the report never says ok when training fails."""
+    frame = read_table(params.data_path)
+    result = validate_frame(frame, params)
+    report.update(rows=result.rows, failures=result.failures)
+    if not result.ok:
+        raise DataError(f"{params.data_path}: {result.one_line()}")
+    data_sha256 = sha256_file(params.data_path)
+    dataset = dataset_from_frame(frame, params, data_sha256)
+    report.update(ok=True, data_sha256=data_sha256)
+    return dataset
 
 
 def train_step(params: Params, model_dir: Path, dataset: Dataset | None = None) -> tuple[dict, Outputs]:
@@ -92,6 +104,7 @@ def compare_step(params: Params, model_dir: Path, out: Path, champion_dir: Path 
     from ml.registry import open_registry
 
     remove_outputs(out)
+    _require_champion_dir(champion_dir)
     dataset = dataset or load_dataset(params)
     with tempfile.TemporaryDirectory(prefix="champion-") as scratch:
         if champion_dir is None:
@@ -104,11 +117,20 @@ def compare_step(params: Params, model_dir: Path, out: Path, champion_dir: Path 
     return result
 
 
+def _require_champion_dir(champion_dir: Path | None) -> None:
+    """--champion-dir is checked here, once the step's outputs are gone: click's exists=True would refuse it before
+    the step starts, leaving the last run's reports in place, with a usage message instead of one line."""
+    if champion_dir is not None and not champion_dir.is_dir():
+        raise MLOpsError(f"{champion_dir}: no such champion directory (--champion-dir)")
+
+
 def run_pipeline(params: Params, reports_dir: Path, model_dir: Path, champion_dir: Path | None = None) -> dict:
     """validate → train → evaluate → compare → render in one process, reading and scoring the data once."""
+    remove_outputs(*(reports_dir / name for name in PIPELINE_REPORTS))
+    _require_champion_dir(champion_dir)
     dataset = validate_step(params, reports_dir)
     _, holdout = train_step(params, model_dir, dataset)
-    evaluate_step(params, model_dir, reports_dir / "metrics.json", dataset, holdout)
-    result = compare_step(params, model_dir, reports_dir / "comparison.json", champion_dir, dataset, holdout)
+    evaluate_step(params, model_dir, reports_dir / METRICS, dataset, holdout)
+    result = compare_step(params, model_dir, reports_dir / COMPARISON, champion_dir, dataset, holdout)
     write_pr_reports(reports_dir)
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from ml.params import Params, parse_params
@@ -14,6 +15,18 @@ from tests.conftest import Workspace, make_workspace
 def params_of(ws: Workspace) -> Params:
     """The workspace's params.yaml as the scripts see it (paths resolve against the workspace)."""
     return parse_params(ws.params, ws.root)
+
+
+def drop_feature(ws: Workspace, name: str) -> None:
+    """Remove a feature from params.yaml and its column from the data, as adopting a smaller schema does."""
+    ws.edit_params(lambda raw: raw["features"].pop(name))
+    pd.read_csv(ws.data).drop(columns=name).to_csv(ws.data, index=False)
+
+
+def relabel_target(ws: Workspace) -> None:
+    """Spell the sample's 0/1 target as no/yes in the data: the same classes under other labels."""
+    frame = pd.read_csv(ws.data)
+    frame.assign(churned=frame.churned.map({0: "no", 1: "yes"})).to_csv(ws.data, index=False)
 
 
 def train_in_process(ws: Workspace, model_dir: Path | None = None) -> Path:

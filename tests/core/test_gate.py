@@ -11,7 +11,8 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from ml.bootstrap import BLOCK, paired_delta_samples, poisson_counts, resample_blocks
-from ml.compare import mcnemar, params_diff, schema_mismatch
+from ml.compare import mcnemar, params_diff
+from ml.compatibility import schema_mismatch
 from ml.evaluate import Outputs
 from ml.gate import PROMOTE, REJECT, MetricDelta, decide
 from ml.params import Params, parse_params
@@ -91,6 +92,32 @@ def test_guardrail_regression_within_tolerance_is_allowed(tmp_path) -> None:
     metrics = {"log_loss": (0.40, 0.415, -0.01, 0.04), "recall": (0.50, 0.48, -0.05, 0.01)}
     verdict = decide(deltas(roc_auc=(0.80, 0.85, 0.03, 0.07), **metrics), gate_params(tmp_path))
     assert verdict.decision == PROMOTE, verdict.reasons
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("case, undefined", [
+    (dict(roc_auc=(NAN, NAN, NAN, NAN), **HOLDING_GUARDRAILS), "roc_auc is"),  # a holdout without positives
+    (dict(roc_auc=(0.80, NAN, NAN, NAN), **HOLDING_GUARDRAILS), "roc_auc is"),
+    (dict(roc_auc=(0.80, 0.85, 0.03, 0.07), log_loss=(0.45, NAN, NAN, NAN), recall=(0.5, 0.51, 0, 0.03)),
+     "log_loss is"),
+    (dict(roc_auc=(NAN, NAN, NAN, NAN), log_loss=(0.45, 0.44, 0, 0), recall=(NAN, NAN, NAN, NAN)),
+     "roc_auc, recall are"),
+])
+def test_an_undefined_gated_metric_is_left_to_a_human_never_promoted(tmp_path, case, undefined) -> None:
+    """NaN fails every comparison: `improvement <= 0` and `regression > tolerance` are both False for it."""
+    for required in (False, True):
+        verdict = decide(deltas(**case), gate_params(tmp_path, require_significance=required))
+        assert verdict.decision == REJECT and verdict.needs_human_review is True
+        assert verdict.reasons == [f"cannot compare: {undefined} undefined on this holdout (NaN: e.g. it lacks a "
+                                   "class). A human must decide (promote with --force)."]
+
+
+def test_an_undefined_metric_outside_the_gate_does_not_block_it(tmp_path) -> None:
+    verdict = decide(deltas(roc_auc=(0.80, 0.85, 0.03, 0.07), brier=(NAN, NAN, NAN, NAN), **HOLDING_GUARDRAILS),
+                     gate_params(tmp_path))
+    assert verdict.decision == PROMOTE and verdict.needs_human_review is False
 
 
 def test_a_metric_to_minimize_improves_when_it_goes_down(tmp_path) -> None:
@@ -256,15 +283,29 @@ def test_mcnemar_without_disagreement_is_not_significant() -> None:
 def test_schema_mismatch_names_what_changed(tmp_path) -> None:
     params = parse_params(base_params(), tmp_path)
     features = [{"name": f.name, "type": f.type} for f in params.features]
-    same = {"task": "classification", "target": "churned", "features": features}
-    assert schema_mismatch(same, params) is None
+    same = {"task": "classification", "target": "churned", "features": features, "classes": [0, 1]}
+    assert schema_mismatch(same, params, [0, 1]) is None
     dropped = {**same, "features": [*features, {"name": "legacy_score", "type": "float"}]}
-    assert "legacy_score" in schema_mismatch(dropped, params)
+    assert "legacy_score" in schema_mismatch(dropped, params, [0, 1])
     retyped = {**same, "features": [{**f, "type": "float"} if f["name"] == "tenure_months" else f
                                     for f in features]}
-    assert "tenure_months" in schema_mismatch(retyped, params)
-    assert "regression" in schema_mismatch({**same, "task": "regression"}, params)
-    assert "'cancelled'" in schema_mismatch({**same, "target": "cancelled"}, params)
+    assert "tenure_months" in schema_mismatch(retyped, params, [0, 1])
+    assert "regression" in schema_mismatch({**same, "task": "regression"}, params, [0, 1])
+    assert "'cancelled'" in schema_mismatch({**same, "target": "cancelled"}, params, [0, 1])
+    assert "the feature set changed since the model was trained" in schema_mismatch(dropped, params, [0, 1], "model")
+
+
+def test_schema_mismatch_names_class_labels_the_champion_never_learned(tmp_path) -> None:
+    """A champion trained on 0/1 scores accuracy 0 on 'no'/'yes' data: a comparison, but of nothing."""
+    params = parse_params(base_params(), tmp_path)
+    champion = {"task": "classification", "target": "churned", "classes": [0, 1],
+                "features": [{"name": f.name, "type": f.type} for f in params.features]}
+    assert schema_mismatch(champion, params, ["no", "yes"]) == (
+        "the class labels changed since the champion was trained (only the champion has 0, 1; "
+        "only the data has 'no', 'yes')")
+    assert "only the champion has 2; only the data has none" in schema_mismatch(
+        {**champion, "classes": [0, 1, 2]}, params, [0, 1])
+    assert "only the data has '1'" in schema_mismatch(champion, params, [0, "1"])  # the string is another label
 
 
 def test_params_diff_lists_changed_added_and_removed_keys() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ml.bundle import ARTIFACT, load_bundle, verify_artifact, write_metadata
+from ml.bundle import ARTIFACT, load_bundle, read_metadata, verify_artifact, write_metadata
 from ml.errors import IntegrityError
 from ml.fileio import sha256_file
 from ml.registry.local import LocalRegistry
@@ -87,3 +87,34 @@ def test_corrupt_artifact_with_a_matching_hash_is_one_error_not_a_crash(tmp_path
     write_metadata(bundle, {**metadata, "artifact_sha256": sha256_file(artifact)})
     with pytest.raises(IntegrityError, match="cannot be loaded"):
         load_bundle(bundle)
+
+
+@pytest.mark.parametrize("tamper, says", [
+    (lambda meta: {**meta, "features": None}, "'features' must be a list"),
+    (lambda meta: [1, 2], "expected a JSON object, got a list"),
+    (lambda meta: {**meta, "features": [{"type": "int"}]}, "every entry of 'features' needs a string 'name'"),
+    (lambda meta: {k: v for k, v in meta.items() if k != "task"}, "'task' is missing"),
+    (lambda meta: {**meta, "classes": None}, "a classifier's 'classes' must be a list of labels"),
+    (lambda meta: {**meta, "classes": [[0], [1]]}, "a classifier's 'classes' must be a list of labels"),
+    (lambda meta: {**meta, "params": "x"}, "'params' must be an object"),
+])
+def test_metadata_of_the_wrong_shape_is_refused_naming_the_file(tmp_path: Path, trained_model: Path, tamper,
+                                                                says: str) -> None:
+    """Valid JSON, but not what the pipeline reads from it: an IntegrityError, not a TypeError three calls later."""
+    import shutil
+
+    bundle = shutil.copytree(trained_model, tmp_path / "model")
+    metadata = read_metadata(bundle)
+    (bundle / "metadata.json").write_text(json.dumps(tamper(metadata)))
+    with pytest.raises(IntegrityError) as error:
+        read_metadata(bundle)
+    assert str(error.value).startswith(f"{bundle / 'metadata.json'}: {says}")
+
+
+def test_compare_refuses_a_champion_whose_metadata_has_the_wrong_shape(with_champion: Workspace) -> None:
+    ws = with_champion
+    path = ws.registry / "v1" / "metadata.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "features": None}))
+
+    assert_one_line_error(ws.run("compare.py"), str(path), "'features' must be a list")
+    assert not (ws.reports / "comparison.json").exists()

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from ml.bundle import ARTIFACT, read_metadata, verify_artifact
@@ -18,7 +17,7 @@ from ml.registry.local import LocalRegistry
 from ml.report import write_pr_reports
 from ml.steps import evaluate_step, validate_step
 from tests.conftest import Workspace, assert_ok, assert_one_line_error, run_scripts
-from tests.core.conftest import params_of, promote_in_process, train_in_process
+from tests.core.conftest import drop_feature, params_of, promote_in_process, relabel_target, train_in_process
 
 
 def registry_state(ws: Workspace) -> tuple[list[int], int | None, list[str]]:
@@ -67,14 +66,9 @@ def test_an_undefined_metric_is_promoted_as_null_and_carded_as_a_dash(with_model
     assert "| roc_auc | – |" in (ws.registry / "v1" / "model_card.md").read_text()
 
 
-def _drop_feature(ws: Workspace, name: str) -> None:
-    ws.edit_params(lambda raw: raw["features"].pop(name))
-    pd.read_csv(ws.data).drop(columns=name).to_csv(ws.data, index=False)
-
-
 def test_champion_that_cannot_score_the_new_schema_is_left_to_a_human(with_champion: Workspace) -> None:
     ws = with_champion
-    _drop_feature(ws, "avg_daily_usage_gb")
+    drop_feature(ws, "avg_daily_usage_gb")
     train_in_process(ws)
     params = params_of(ws)
     validate_step(params, ws.reports)
@@ -101,6 +95,47 @@ def test_champion_that_cannot_score_the_new_schema_is_left_to_a_human(with_champ
     metadata = read_metadata(ws.registry / "v2")
     assert metadata["forced"] is True and metadata["gate_decision"] == "reject"
     assert "forced past the gate" in (ws.registry / "v2" / "model_card.md").read_text()
+
+
+def test_champion_trained_on_other_class_labels_is_left_to_a_human(with_champion: Workspace) -> None:
+    """v1 learned 0/1; the data now says no/yes. Scored anyway, v1 has accuracy 0 and loses to anything."""
+    ws = with_champion
+    relabel_target(ws)
+    train_in_process(ws)
+
+    comparison = _same_model_again(ws)
+
+    assert comparison["decision"] == "reject" and comparison["needs_human_review"] is True
+    assert comparison["reasons"] == [
+        "cannot compare: the class labels changed since the champion was trained (only the champion has 0, 1; "
+        "only the data has 'no', 'yes'). A human must decide (promote with --force)."]
+    assert "mcnemar" not in comparison and comparison["metrics"]["accuracy"]["champion"] is None
+
+
+def test_a_comparison_is_promoted_once_and_only_against_the_current_champion(with_model: Workspace) -> None:
+    ws = with_model
+    assert_ok(ws.run("compare.py"))
+    assert_ok(ws.run("promote.py"))
+
+    again, forced = run_scripts([("promote.py", [], ws.root), ("promote.py", ["--force"], ws.root)])
+
+    for refused in (again, forced):
+        assert_one_line_error(refused, "compared the model with no champion", "champion is v1",
+                              "run compare.py again")
+    assert registry_state(ws) == ([1], 1, [])
+
+
+def test_a_comparison_with_a_dethroned_champion_is_refused(with_champion: Workspace) -> None:
+    ws = with_champion
+    with_v1 = _same_model_again(ws)
+    registry = LocalRegistry(ws.registry)
+    promote(ws.model, with_v1, registry, force=True, name="test-model")
+
+    with pytest.raises(RegistryError, match="compared the model with champion v1, but the registry's champion is "
+                                            "v2; run compare.py again"):
+        promote(ws.model, with_v1, registry, force=True, name="test-model")
+    registry.rollback()
+    assert promote(ws.model, with_v1, registry, force=True, name="test-model").version == 3  # v1 is champion again
 
 
 def test_promote_refuses_a_comparison_of_another_model(with_champion: Workspace, tmp_path: Path) -> None:

@@ -124,3 +124,41 @@ def test_reports_are_strict_json_when_a_metric_is_undefined(tmp_path) -> None:
     written = json.loads(path.read_text(), parse_constant=refuse)
     assert written["metrics"]["roc_auc"] is None and written["metrics"]["accuracy"] == 1.0
     assert written["ci"] == [None, 0.5]
+
+
+def test_data_that_validates_but_cannot_be_split_gets_the_invalid_data_report(workspace: Workspace) -> None:
+    """pr.yml renders the report when validation failed: validation.json must say so, or no comment is posted."""
+    import pandas as pd
+
+    ws = workspace
+    pd.read_csv(ws.data).assign(churned=0).to_csv(ws.data, index=False)
+
+    says = "target 'churned' has a single class (0); nothing to learn"
+    assert_one_line_error(ws.run("validate_data.py"), says)
+    validation = json.loads((ws.reports / "validation.json").read_text())
+    assert validation["ok"] is False and validation["error"] == says
+    assert_ok(ws.run("render_report.py"))
+    comment = (ws.reports / "pr_comment.md").read_text()
+    assert "## ❌ Data invalid: the pipeline stopped before training" in comment and says in comment
+
+
+def test_a_holdout_without_positives_leaves_the_decision_to_a_human_and_says_why(workspace: Workspace) -> None:
+    """Two positives in the data both stay in training: ROC AUC is NaN on the holdout, for both models."""
+    import pandas as pd
+
+    ws = workspace
+    frame = pd.read_csv(ws.data)
+    frame.loc[frame.index[frame.churned == 1][2:], "churned"] = 0
+    frame.to_csv(ws.data, index=False)
+    train_in_process(ws)
+    promote_in_process(ws)
+    ws.edit_params(lambda raw: raw["model"]["params"].update(learning_rate=0.05))
+    train_in_process(ws)
+
+    comment, _, comparison = run_steps(ws)
+
+    assert comparison["decision"] == "reject" and comparison["needs_human_review"] is True
+    written = json.loads((ws.reports / "comparison.json").read_text())["metrics"]["roc_auc"]
+    assert written["champion"] is None and written["challenger"] is None
+    assert "## ⚠️ Needs a human" in comment
+    assert "- cannot compare: roc_auc is undefined on this holdout" in comment
