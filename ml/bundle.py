@@ -27,14 +27,23 @@ def read_metadata(bundle_dir: str | Path) -> dict[str, Any]:
     """The bundle's metadata, once its shape is what the pipeline relies on (IntegrityError naming the file)."""
     path = Path(bundle_dir) / METADATA
     try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise MLOpsError(f"{path}: not found (is {bundle_dir} a model directory?)") from None
     except (OSError, ValueError) as exc:
         raise IntegrityError(f"{path}: unreadable metadata ({exc.__class__.__name__})") from None
+    return parse_metadata(text, str(path))
+
+
+def parse_metadata(text: str, where: str) -> dict[str, Any]:
+    """Metadata from its JSON text (a bundle's file, a release asset), shape checked; errors start with `where`."""
+    try:
+        metadata = json.loads(text)
+    except ValueError as exc:
+        raise IntegrityError(f"{where}: unreadable metadata ({exc.__class__.__name__})") from None
     problem = _shape_problem(metadata)
     if problem:
-        raise IntegrityError(f"{path}: {problem}; refusing to use it")
+        raise IntegrityError(f"{where}: {problem}; refusing to use it")
     return metadata
 
 

@@ -7,7 +7,6 @@ release as prerelease, which keeps its history and can be undone in the GitHub U
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import tempfile
@@ -15,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ml.bundle import ARTIFACT, CARD, METADATA, REFERENCE, replace_dir, verify_artifact
+from ml.bundle import ARTIFACT, CARD, METADATA, REFERENCE, parse_metadata, replace_dir, verify_artifact
 from ml.errors import IntegrityError, RegistryError
 from ml.fileio import staging_dir
 from ml.github import releases
@@ -86,10 +85,12 @@ class GitHubReleasesRegistry(Registry):
             with tempfile.TemporaryDirectory(prefix="registry-meta-") as scratch:
                 path = Path(scratch) / METADATA
                 releases.download_asset(self.client, asset, path)
+                where = f"release {release.get('tag_name')}: {METADATA}"
                 try:
-                    self._metadata_cache[asset["id"]] = json.loads(path.read_text(encoding="utf-8"))
+                    text = path.read_text(encoding="utf-8")
                 except ValueError:
-                    raise IntegrityError(f"release {release.get('tag_name')}: {METADATA} is not JSON") from None
+                    raise IntegrityError(f"{where}: not UTF-8 text") from None
+                self._metadata_cache[asset["id"]] = parse_metadata(text, where)
         return self._metadata_cache[asset["id"]]
 
     def versions(self) -> list[ModelVersion]:

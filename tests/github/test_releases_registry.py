@@ -71,6 +71,15 @@ def test_a_tampered_asset_is_refused_and_nothing_is_written(gh: GitHubStandIn, r
     assert not dest.exists() and list(tmp_path.glob(".fetched*")) == []
 
 
+@pytest.mark.parametrize("metadata, says", [(b"[1, 2]", "expected a JSON object"), (b"{oops", "unreadable")])
+def test_a_release_whose_metadata_is_not_a_metadata_object_is_refused_naming_it(
+        gh: GitHubStandIn, registry: GitHubReleasesRegistry, tmp_path: Path, metadata: bytes, says: str) -> None:
+    _publish(registry, tmp_path, 1)
+    gh.tamper_asset("model-v1", "metadata.json", metadata)
+    with pytest.raises(IntegrityError, match=f"release model-v1: metadata.json: {says}"):
+        registry.champion()
+
+
 def test_rollback_refuses_a_previous_version_whose_digest_does_not_match(
         gh: GitHubStandIn, registry: GitHubReleasesRegistry, tmp_path: Path) -> None:
     _publish(registry, tmp_path, 1)
