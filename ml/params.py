@@ -98,7 +98,7 @@ def _get(mapping: dict, key: str, where: str, kind: type | tuple[type, ...], def
     return value
 
 
-def _reject_unknown(mapping: dict, where: str, known: tuple[str, ...], hint: str = "") -> None:
+def reject_unknown(mapping: dict, where: str, known: tuple[str, ...], hint: str = "") -> None:
     """A misspelt key would otherwise be ignored, silently leaving its setting at the default."""
     unknown = sorted(str(key) for key in mapping if key not in known)
     if unknown:
@@ -108,7 +108,7 @@ def _reject_unknown(mapping: dict, where: str, known: tuple[str, ...], hint: str
 def _section(mapping: dict, key: str, where: str, known: tuple[str, ...], default: Any = ...) -> dict:
     """A nested mapping of params.yaml, holding only the keys this section reads."""
     section = _get(mapping, key, where, dict, default)
-    _reject_unknown(section, f"{where}{key}.", known)
+    reject_unknown(section, f"{where}{key}.", known)
     return section
 
 
@@ -139,7 +139,7 @@ def parse_feature(name: str, spec: Any) -> Feature:
     where = f"features.{name}."
     if not isinstance(spec, dict):
         raise ParamsError(f"params.yaml: 'features.{name}' must be a mapping with a 'type'")
-    _reject_unknown(spec, where, FEATURE_KEYS)
+    reject_unknown(spec, where, FEATURE_KEYS)
     ftype = _get(spec, "type", where, str)
     if ftype not in FEATURE_TYPES:
         raise ParamsError(f"params.yaml: '{where}type' must be one of {', '.join(FEATURE_TYPES)}, got {ftype!r}")
@@ -174,8 +174,8 @@ def _registry(raw: dict) -> dict[str, str]:
 def parse_params(raw: Any, root: Path) -> Params:
     if not isinstance(raw, dict):
         raise ParamsError("params.yaml: the top level must be a mapping")
-    _reject_unknown(raw, "", SECTIONS, "; other tools' settings (such as other DVC stages' params) belong in "
-                                       "their own params file")
+    reject_unknown(raw, "", SECTIONS, "; other tools' settings (such as other DVC stages' params) belong in "
+                                      "their own params file")
     data = _section(raw, "data", "", ("path", "sample_rows"))
     sample_rows = _get(data, "sample_rows", "data.", int, None)
     if sample_rows is not None and sample_rows < 1:

@@ -22,7 +22,7 @@ from ml.errors import ParamsError
 from ml.infer_features import Draft
 from ml.metrics import METRICS
 from ml.model import build_estimator, estimator_class
-from ml.params import parse_params
+from ml.params import category_text, parse_params
 
 KINDS = {"classification": ClassifierMixin, "regression": RegressorMixin}
 DEFAULT_MODELS = {"classification": "sklearn.ensemble.HistGradientBoostingClassifier",
@@ -133,7 +133,7 @@ def keep_declared(declared: Any, drafted: dict[str, dict]) -> tuple[dict[str, di
             merged["min"] = spec["min"]
         if "max" in before and spec["max"] > before["max"]:
             merged["max"] = spec["max"]
-        known = [str(value) for value in before.get("values") or []]
+        known = [category_text(value) for value in before.get("values") or []]  # 2.0 is the category "2"
         unseen = [value for value in spec.get("values", []) if value not in known]
         if unseen:
             merged["values"] = [*before["values"], *unseen]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.errors import ParamsError
-from ml.params import Params, load_params
+from ml.params import Params, load_params, reject_unknown
 
 UNSEEN_POLICIES = ("accept", "reject")
 DISABLED = ("", "off", "none", "false")
@@ -29,6 +29,8 @@ ENVIRONMENT = {
     "UNSEEN_CATEGORIES": "unseen_categories",
     "MODEL_THREADS": "model_threads",
 }
+KEYS = (*(key for key in ENVIRONMENT.values() if key is not None),
+        "prediction_log_max_bytes", "prediction_log_flush_seconds", "max_body_bytes")
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,8 @@ def _optional_path(value: Any, params: Params) -> Path | None:
 
 
 def settings_from(params: Params, environ: Mapping[str, str]) -> Settings:
-    raw = dict(params.serving or {})
+    reject_unknown(params.serving, "serving.", KEYS)
+    raw = dict(params.serving)
     overridden = set()
     for variable, key in ENVIRONMENT.items():
         if key is not None and variable in environ:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ml.errors import ParamsError
-from ml.params import Params
+from ml.params import Params, reject_unknown
 
 DEFAULTS: dict[str, Any] = {
     "fdr": 0.05,
@@ -50,10 +50,8 @@ def _number(raw: dict, key: str, low: float, high: float, *, integer: bool = Fal
 
 def drift_config(params: Params) -> DriftConfig:
     """Read params.drift; a missing key takes its default, an unknown or out-of-range one is a ParamsError."""
-    raw = params.drift or {}
-    unknown = sorted(set(raw) - set(DEFAULTS))
-    if unknown:
-        raise ParamsError(f"params.yaml: unknown key 'drift.{unknown[0]}' (known: {', '.join(DEFAULTS)})")
+    raw = params.drift
+    reject_unknown(raw, "drift.", tuple(DEFAULTS))
     critical = raw.get("critical_columns") or []
     if not isinstance(critical, list) or not all(isinstance(name, str) for name in critical):
         raise ParamsError("params.yaml: 'drift.critical_columns' must be a list of feature names")

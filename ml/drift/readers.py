@@ -3,7 +3,8 @@
 Everything is read columnar with pyarrow in batches of bounded size, so a file of any length is summarised in
 bounded memory. Each batch comes out normalised: numeric features as float64 arrays (NaN = null), categories
 and booleans as arrow string arrays, whatever the file's own types were (booleans are spelled "true"/"false"
-when counted: see bool_label).
+when counted: see bool_label). Category and missing values are read as training reads them (ml.data): only an
+empty CSV field is missing ("NA" is a category), and an integer code read as 2.0 is the category "2".
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from ml.errors import DataError
-from ml.params import Feature
+from ml.params import Feature, category_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +38,11 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 TRUE_WORDS = {"true", "1", "1.0", "yes", "t", "y"}
 FALSE_WORDS = {"false", "0", "0.0", "no", "f", "n"}
 OUTPUTS = ("probability", "prediction")  # the model output columns of a prediction log (or exported table)
+# A field pandas reads as a number in a column of numbers (blanks around it allowed), whose category is then named
+# by category_text: "1.0", "01" and " 1" are all the category "1" at training time. (In a column that also holds
+# text, training keeps them as written; fields are named one by one here, the same in every block.)
+CSV_NUMBER = r"^[ \t]*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[ \t]*$"
+NAMED_INT = r"^(0|-?[1-9]\d*)$"  # already as category_text names it: skipped, so integer ids cost nothing
 
 
 @dataclass
@@ -102,10 +108,47 @@ def _normalise_column(values: Any, feature: Feature, where: Any) -> Any:
             raise DataError(f"{where}: column '{feature.name}' should hold numbers ({feature.type}) "
                             f"but holds {found}") from None
     try:
+        if feature.type == "category" and pa.types.is_floating(values.type):
+            return _named(values, pc.drop_null(pc.unique(values)), category_text)
         return pc.cast(values, pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raise DataError(f"{where}: column '{feature.name}' should hold {feature.type} values "
                         f"but holds {values.type}") from None
+
+
+def _named(values: Any, distinct: Any, name: Callable[[Any], str]) -> Any:
+    """values as strings, those in distinct named by name(): called once per distinct value, not once per row."""
+    names = _string_array([name(value) for value in distinct.to_pylist()])
+    found = pc.index_in(values, value_set=distinct)
+    return pc.if_else(pc.is_null(found), pc.cast(values, pa.string()), pc.take(names, found))
+
+
+def _string_array(texts: list[str]) -> pa.Array:
+    """An arrow string array built from its buffers: pa.array(list) imports pandas (see float_values)."""
+    encoded = [text.encode() for text in texts]
+    offsets = np.cumsum([0, *map(len, encoded)], dtype=np.int32)
+    return pa.StringArray.from_buffers(len(texts), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
+
+
+def _csv_number_name(text: str) -> str:
+    """An int stays an int: a code past 2**53 has no exact float."""
+    number = text.strip(" \t")
+    return category_text(int(number) if number.lstrip("+-").isdigit() else float(number))
+
+
+def _csv_categories(batch: pa.RecordBatch, features: tuple[Feature, ...]) -> pa.RecordBatch:
+    """CSV text has no types, but training reads a column of numbers as numbers: name them as it does."""
+    for feature in features:
+        if feature.type == "category":
+            index = batch.schema.get_field_index(feature.name)
+            distinct = pc.unique(batch.column(index))
+            renamed = pc.and_(pc.match_substring_regex(distinct, CSV_NUMBER),
+                              pc.invert(pc.match_substring_regex(distinct, NAMED_INT)))
+            numbers = pc.filter(distinct, renamed)
+            if len(numbers):
+                named = _named(batch.column(index), numbers, _csv_number_name)
+                batch = batch.set_column(index, feature.name, named)
+    return batch
 
 
 def float_values(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -146,12 +189,14 @@ def _csv_tables(path: Path, features: tuple[Feature, ...], task: str) -> Iterato
     types = {f.name: pa.float64() if f.is_numeric else pa.string() for f in features}
     outputs = {"probability": pa.float64(), "prediction": pa.float64() if task == "regression" else pa.string()}
     types.update({name: kind for name, kind in outputs.items() if name in header and name not in types})
-    convert = pa_csv.ConvertOptions(column_types=types, include_columns=list(types), strings_can_be_null=True)
+    # Only an empty field is missing, as in training: pyarrow's default null spellings include "NA" and "null".
+    convert = pa_csv.ConvertOptions(column_types=types, include_columns=list(types), null_values=[""],
+                                    strings_can_be_null=True)
     try:
         with _csv_source(path) as source:
             reader = pa_csv.open_csv(source, read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES),
                                      convert_options=convert)
-            yield from reader
+            yield from (_csv_categories(batch, features) for batch in reader)
     except pa.ArrowInvalid as exc:
         raise DataError(f"{path}: {_csv_problem(str(exc), header, features)}") from None
 

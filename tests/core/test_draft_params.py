@@ -171,6 +171,21 @@ def test_redrafting_keeps_what_you_declared_and_widens_it_to_the_data(fork, samp
         assert features[name] == declared[name], name
 
 
+def test_redrafting_matches_declared_categories_as_training_does(fork, sample_csv):
+    """Declared 1.0 is the category "1", as the data's "1" is: not a new value, which would make a duplicate."""
+    frame = read_table(sample_csv)
+    frame["tier"] = [["1", "2", "3", "gold"][i % 4] for i in range(len(frame))]
+    frame.to_csv(fork / "data" / "churn.csv", index=False)
+    text = (fork / "params.yaml").read_text()
+    (fork / "params.yaml").write_text(text.replace("features:\n", "features:\n  tier: {type: category, values: "
+                                                                   "[1.0, 2.0, gold]}\n", 1))
+
+    run = assert_ok(run_script("draft_params.py", "data/churn.csv", "--target", "churned", "--write", cwd=fork))
+    assert "widened to the data: tier" in run.stderr
+    features = yaml.safe_load((fork / "params.yaml").read_text())["features"]
+    assert features["tier"] == {"type": "category", "values": [1.0, 2.0, "gold", "3"]}
+
+
 def test_redrafting_keeps_the_comments_of_the_features_it_keeps(fork, sample_csv):
     frame = read_table(sample_csv)
     frame.loc[:9, "tenure_months"] = 90

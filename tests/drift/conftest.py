@@ -42,8 +42,10 @@ RAW_PARAMS = {
 }
 
 
-def make_params(root: Path, **drift: object) -> Params:
+def make_params(root: Path, features: dict[str, dict] | None = None, **drift: object) -> Params:
+    """RAW_PARAMS with features added or replaced and drift settings changed."""
     raw = copy.deepcopy(RAW_PARAMS)
+    raw["features"].update(features or {})
     raw["drift"].update(drift)
     return parse_params(raw, root)
 
@@ -54,6 +56,12 @@ def write_params(directory: Path, **drift: object) -> Path:
     path = directory / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
+
+
+def bundle_metadata(params: Params) -> dict[str, Any]:
+    """The metadata a bundle must hold for a churn classifier (ml.bundle checks its shape on load)."""
+    return {"task": params.task, "features": [{"name": f.name, "type": f.type} for f in params.features],
+            "classes": [0, 1]}
 
 
 def make_columns(rng: np.random.Generator, rows: int) -> dict[str, np.ndarray]:
@@ -123,6 +131,5 @@ def model_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params = make_params(directory)
     frame = make_frame(np.random.default_rng(11), 4000, with_target=True)
     model = build_pipeline(params).fit(frame[params.feature_names], frame["churned"])
-    save_bundle(model, {"version": 3, "task": "classification", "features": params.feature_names,
-                        "classes": [0, 1]}, directory / "model")
+    save_bundle(model, {"version": 3, **bundle_metadata(params)}, directory / "model")
     return directory / "model"

@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
+from ml.data import model_frame, read_table
 from ml.drift import readers
 from ml.drift.profile import profile_batches, profile_source
 from ml.drift.readers import frame_batch
 from ml.drift.summary import NumericAccumulator
 from ml.errors import DataError
 from ml.params import Params
-from tests.drift.conftest import RAW_PARAMS, make_frame
+from tests.drift.conftest import RAW_PARAMS, make_frame, make_params
 
 ROWS = 3000
 
@@ -102,6 +103,25 @@ def test_boolean_spellings_are_one_category(params: Params, tmp_path: Path, fram
     assert counts.counts == {"true": 3, "false": 2, "maybe": 1}
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_numbers_in_a_category_column_are_the_categories_training_sees(frame: pd.DataFrame, tmp_path: Path,
+                                                                       suffix: str) -> None:
+    """pandas reads a CSV column of numbers as floats (ints without gaps), which training names by category_text;
+    a parquet file holds the floats themselves. Either way the drift job must count the categories the model saw."""
+    params = make_params(tmp_path, {"plan": {"type": "category", "values": [1, 2, 3], "nullable": True}})
+    frame = frame.iloc[:10].copy()
+    frame["plan"] = ["1.0", "2", "", "01", " 3", "1e1", "2.50", "+4", "-0", "1e16"]
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    if suffix == ".parquet":
+        read_table(tmp_path / "data.csv").to_parquet(tmp_path / "data.parquet")
+    training = model_frame(read_table(tmp_path / f"data{suffix}"), params)["plan"]
+
+    plan = profile_source(tmp_path / f"data{suffix}", params.features, params.task, 1000).columns["plan"]
+    assert plan.counts == training.value_counts().to_dict()
+    assert plan.counts == {"1": 2, "2": 1, "3": 1, "10": 1, "2.5": 1, "4": 1, "0": 1, "10000000000000000": 1}
+    assert plan.nulls == 1
+
+
 def test_logged_probabilities_and_labels_become_the_prediction(frame: pd.DataFrame, params: Params,
                                                                tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
@@ -120,6 +140,7 @@ def test_the_job_path_never_imports_pandas(frame: pd.DataFrame, params: Params, 
     import subprocess
     import sys
 
+    frame.loc[::7, "region"] = "1.0"  # a number in a category column is renamed "1", as training names it
     frame.to_csv(tmp_path / "data.csv", index=False)
     write_log(tmp_path / "data.jsonl", frame, probability=np.random.default_rng(2).random(ROWS))
     code = (

@@ -11,12 +11,14 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 
 from ml.bundle import load_bundle
+from ml.data import model_frame, read_table
 from ml.drift.job import detect_drift
+from ml.drift.profile import profile_source
 from ml.drift.reference import build_reference, load_reference
 from ml.drift.scoring import model_scores
 from ml.errors import DataError
 from ml.params import Params
-from tests.drift.conftest import make_frame, make_params
+from tests.drift.conftest import bundle_metadata, make_frame, make_params
 
 
 def drifted_frame(rows: int, seed: int):
@@ -77,7 +79,7 @@ def test_an_overfitting_model_raises_no_false_alarm_on_unchanged_data(tmp_path: 
     training = make_frame(np.random.default_rng(21), 4000, with_target=True)
     holdout, current = make_frame(np.random.default_rng(22), 2000), make_frame(np.random.default_rng(23), 3000)
     model.fit(training[params.feature_names], training["churned"])
-    save_bundle(model, {"task": "classification"}, tmp_path / "forest")
+    save_bundle(model, bundle_metadata(params), tmp_path / "forest")
     current.to_csv(tmp_path / "current.csv", index=False)
 
     def prediction_drifted(scored: pd.DataFrame) -> bool:
@@ -116,3 +118,32 @@ def test_loading_checks_the_reference_against_params(tmp_path: Path, params: Par
 def test_an_empty_holdout_is_refused(params: Params) -> None:
     with pytest.raises(DataError, match="holdout: no scores"):
         build_reference(make_frame(np.random.default_rng(6), 10), np.zeros(0), params)
+
+
+def test_the_training_csv_shows_no_drift_against_its_own_reference(tmp_path: Path) -> None:
+    """The reference comes from the frame training reads; the drift job reads the same file its own way.
+
+    "NA" (North America) and the other spellings pandas and pyarrow take for missing are categories, only an
+    empty field is missing; integer codes with gaps are written as 1.0, 2.0 and are the categories "1", "2".
+    """
+    regions = ["NA", "EU", "null", "None", "N/A", "nan"]
+    params = make_params(tmp_path, {"region": {"type": "category", "values": regions, "nullable": True},
+                                    "plan": {"type": "category", "values": [1, 2, 3], "nullable": True}})
+    rng = np.random.default_rng(8)
+    training = make_frame(rng, 4000)
+    training["region"] = rng.choice([*regions, ""], len(training))
+    training["plan"] = rng.choice([1.0, 2.0, 3.0, np.nan], len(training))
+    training.to_csv(tmp_path / "training.csv", index=False)
+    written = (tmp_path / "training.csv").read_text()
+    assert ",NA," in written and ",2.0\n" in written and ",\n" in written  # as pandas writes them
+    reference = build_reference(model_frame(read_table(tmp_path / "training.csv"), params), None, params)
+    (tmp_path / "reference.json").write_text(json.dumps(reference))
+
+    current = profile_source(tmp_path / "training.csv", params.features, params.task, 10_000)
+    stored = load_reference(tmp_path / "reference.json", params.features)
+    for name in ("region", "plan"):
+        assert (current.columns[name].counts, current.columns[name].nulls) == (
+            stored.columns[name].counts, stored.columns[name].nulls), name
+    assert current.columns["plan"].counts.keys() == {"1", "2", "3"}
+    result = detect_drift(tmp_path / "reference.json", tmp_path / "training.csv", params)
+    assert not result["verdict"]["drifted_columns"] and not result["dataset_drift"]

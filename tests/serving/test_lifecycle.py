@@ -18,10 +18,12 @@ import pytest
 from ml.bundle import read_metadata, write_metadata
 from ml.data import model_frame
 from ml.errors import ParamsError
+from ml.params import load_params, parse_params
 from ml.registry.local import LocalRegistry
 from serving.settings import settings_from
 from serving.state import ServerState
-from tests.serving.conftest import Server
+from tests.conftest import REPO
+from tests.serving.conftest import Server, serving_params
 
 # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal: the exit status says "terminated".
 STOPPED = (0, -signal.SIGTERM)
@@ -169,6 +171,16 @@ def test_an_unpromoted_regression_model(trained_regression):
         assert "monthly_charges" in server.post("/predict", {**records[0], "monthly_charges": 50.0}).text
     finally:
         server.stop()
+
+
+def test_a_misspelt_serving_key_is_an_error_naming_it(tmp_path):
+    """max_btach: 5 would otherwise be ignored, silently leaving max_batch at its default of 1000."""
+    with pytest.raises(ParamsError) as error:
+        settings_from(parse_params(serving_params(max_btach=5), tmp_path), {})
+    assert str(error.value).startswith("params.yaml: unknown key 'serving.max_btach' (known: model_dir, ")
+    assert "max_batch" in str(error.value) and "\n" not in str(error.value)
+    for params in (load_params(REPO / "params.yaml"), parse_params(serving_params(), tmp_path)):
+        assert settings_from(params, {}).max_batch == params.serving["max_batch"]
 
 
 def test_settings_come_from_params_and_the_environment(trained):
