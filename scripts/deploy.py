@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -119,8 +121,17 @@ def fetch_version(params_path: str, version: int, state_dir: Path) -> Path:
     from ml.params import load_params
     from ml.registry import open_registry
 
-    dest = state_dir / "fetched" / f"v{version}"
+    dest = state_dir / "fetched" / f"v{version}-{os.getpid()}"  # its own per deploy: a waiting one never clobbers it
     return Path(open_registry(load_params(params_path)).fetch(version, dest))
+
+
+def drop_fetched(state_dir: Path) -> None:
+    """A fetched bundle is read only during its deploy (the host serves its own copy of it), so once that deploy
+    ends nothing references it: drop this process's and any a killed deploy left behind."""
+    for fetched in (state_dir / "fetched").glob("v*-*"):
+        owner = fetched.name.rsplit("-", 1)[1]
+        if owner == str(os.getpid()) or not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(fetched, ignore_errors=True)
 
 
 @click.group()
@@ -149,6 +160,13 @@ def deploy(backend: Backend, opts: dict[str, Any]) -> None:
     if bool(opts["model_dir"]) == (opts["version"] is not None):
         raise DeployError("give exactly one of --model-dir or --version")
     state_dir = Path(opts["state_dir"])
+    try:
+        _deploy(backend, opts, state_dir)
+    finally:
+        drop_fetched(state_dir)
+
+
+def _deploy(backend: Backend, opts: dict[str, Any], state_dir: Path) -> None:
     model_dir = Path(opts["model_dir"]) if opts["model_dir"] else fetch_version(
         opts["params_path"], opts["version"], state_dir)
     settings = DeploySettings(
@@ -189,7 +207,8 @@ def status(backend: Backend, opts: dict[str, Any]) -> None:
     for colour, slot in info["slots"].items():
         click.echo(f"  {colour:5} {slot['version'] or '-':>12}  {'ready' if slot['ready'] else 'down'}")
     if info["pending"]:
-        click.echo(f"interrupted deploy: {info['pending']} (the next deploy or rollback cleans it up)")
+        what = info["pending"].get("event", "deploy")
+        click.echo(f"interrupted {what}: {info['pending']} (the next deploy or rollback cleans it up)")
 
 
 @cli.command()

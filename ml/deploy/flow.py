@@ -44,38 +44,80 @@ def _quiet(_: str) -> None:
     pass
 
 
+SMOKE_TESTED = ("switching", "baking")  # the stages an interrupted deploy reaches only once its smoke test passed
+
+
 def recover(backend: Backend, state: DeployState, log: Log) -> None:
     """Undo what an interrupted deploy left behind: traffic goes back to the last colour that passed its bake."""
-    actual = backend.live_colour()
     if state.pending:
-        _recover_interrupted(backend, state, actual, log)
-    elif not state.live and actual and backend.is_ready(actual):
+        _recover_interrupted(backend, state, log)
+    actual = backend.live_colour()
+    if not state.live and actual and backend.is_ready(actual):
         log(f"slot {actual} already serves traffic (deployed without this state file): treating it as live")
         state.live = actual
         state.slots.setdefault(actual, {"version": ADOPTED})
     elif state.live and actual and actual != state.live:
         log(f"the router sends traffic to {actual} while the state file says {state.live}; trusting the router")
         state.live = actual
+    _prune(backend, state)
 
 
-def _recover_interrupted(backend: Backend, state: DeployState, actual: str | None, log: Log) -> None:
-    """Back to the last baked colour if it answers, stopping the half-deployed slot (so each slot's record again
-    says what a rollback would serve); otherwise the colour the router serves becomes live, with what it runs."""
+def _recover_interrupted(backend: Backend, state: DeployState, log: Log) -> None:
+    """Back to the last baked colour if it answers, stopping a half-deployed slot (so each slot's record again says
+    what a rollback would serve); otherwise the interrupted slot becomes live, but only if it passed its smoke test
+    (an untested one is stopped: nothing may ever route users to it)."""
     interrupted = state.pending or {}
-    version, target = interrupted.get("version"), state.live
+    what = f"an interrupted {interrupted.get('event', 'deploy')} of {interrupted.get('version')}"
+    target, colour = state.live, interrupted.get("colour")
     if target and backend.is_ready(target):
-        if actual != target:
+        actual = backend.live_colour()
+        if actual != target:  # the router file may name a switch nginx never applied: switch for real
             backend.switch(target)
-            log(f"an interrupted deploy of {version} had switched to {actual}; "
-                f"traffic is back on {target} ({state.live_version()})")
-        backend.stop_slot(other(target))
-    elif actual and backend.is_ready(actual):
-        state.slots[actual] = interrupted.get("slot") or {"version": ADOPTED}
-        state.live = actual
-        log(f"{f'slot {target} is not ready' if target else 'nothing was live'}: {actual} "
-            f"({state.live_version()}), left serving by an interrupted deploy of {version}, is live now")
+            log(f"{what} had switched to {actual}; traffic is back on {target} ({state.live_version()})")
+        if interrupted.get("event") != "rollback":  # a rollback's target still serves what its record says
+            backend.stop_slot(other(target))
+    elif interrupted.get("stage") in SMOKE_TESTED and colour and backend.is_ready(colour):
+        backend.switch(colour)  # the router may not have reloaded onto it yet
+        state.slots[colour] = interrupted["slot"]
+        state.live = colour
+        log(f"{f'slot {target} is not ready' if target else 'nothing was live'}: {colour} "
+            f"({state.live_version()}), left serving by {what}, is live now")
+    elif colour:
+        backend.stop_slot(colour)
+        log(f"stopped slot {colour}: {what} never got it past its smoke test")
     state.record(event="recovered", interrupted=interrupted, live=state.live)
     state.pending = None
+
+
+def _fail_over(backend: Backend, state: DeployState, log: Log) -> None:
+    """A dead live slot with a standby that answers as its record says: the standby takes the traffic first, so a
+    deploy (which replaces the idle slot) never stops the only slot that still answers."""
+    live, standby = state.live, other(state.live)
+    record = state.slots.get(standby)
+    if not live or not record or backend.is_ready(live) or not backend.is_ready(standby):
+        return
+    if record.get("version") != ADOPTED and backend.slot_version(standby) != record.get("version"):
+        return
+    backend.switch(standby)
+    log(f"slot {live} ({state.live_version()}) is down: switched traffic to the standby {standby} "
+        f"({record.get('version')})")
+    state.record(event="failover", colour=standby, version=record.get("version"), replaced=state.live_version())
+    state.live = standby
+
+
+def _prune(backend: Backend, state: DeployState) -> None:
+    """Drop every bundle copy no slot record names (refused, interrupted or replaced deploys left them)."""
+    for colour in COLOURS:
+        backend.prune(colour, state.slots.get(colour))
+
+
+def _where(backend: Backend, live: str | None, version: str | None) -> str:
+    """Where traffic is after a refused deploy, as the slot really is."""
+    if not live:
+        return "nothing was live"
+    if backend.is_ready(live):
+        return f"traffic stays on {live} ({version})"
+    return f"slot {live} ({version}) stays live but does not answer"
 
 
 def _old_slot_gone(backend: Backend, live: str | None, version: str | None) -> str | None:
@@ -119,12 +161,14 @@ def deploy(backend: Backend, state_dir: Path, model_dir: Path, settings: DeployS
         state.backend = backend.name
         backend.prepare()
         recover(backend, state, log)
+        _fail_over(backend, state, log)
         save_state(state_dir, state)
         live, live_version = state.live, state.live_version()
-        idle = other(live)
+        idle = other(live or backend.live_colour())  # nothing live: never the colour the router points at
+
         # Until the commit, state.slots[idle] keeps describing the old standby (its bundle copy is kept), so an
         # unfinished deploy never makes a rollback serve one version while reporting another.
-        state.pending = {"colour": idle, "version": label, "stage": "starting", "pid": os.getpid(),
+        state.pending = {"event": "deploy", "colour": idle, "version": label, "stage": "starting", "pid": os.getpid(),
                          "started_at": now_iso()}
         save_state(state_dir, state)
 
@@ -133,14 +177,13 @@ def deploy(backend: Backend, state_dir: Path, model_dir: Path, settings: DeployS
             state.pending = None
             entry = state.record(event="deploy", colour=idle, version=label, **event)
             save_state(state_dir, state)
-            backend.prune(idle, state.slots.get(idle))
+            _prune(backend, state)
             return entry
 
         def refuse(message: str) -> DeployError:
             backend.stop_slot(idle)
             finish(result="refused", message=message)
-            where = f"traffic stays on {live} ({live_version})" if live else "nothing was live"
-            return DeployError(f"{label} not deployed: {message}; {where}")
+            return DeployError(f"{label} not deployed: {message}; {_where(backend, live, live_version)}")
 
         log(f"starting {label} on slot {idle}")
         try:
@@ -231,39 +274,47 @@ def rollback(backend: Backend, state_dir: Path, settings: DeploySettings, log: L
         if not live or not previous:
             raise DeployError("nothing to roll back to: no previous version was deployed on the other slot")
         try:
-            _serve_recorded(backend, target, previous, settings.ready_timeout, log)
+            previous = _serve_recorded(backend, target, previous, settings.ready_timeout, log)
         except DeployError as exc:
             raise DeployError(f"not rolled back: {exc}; traffic stays on {live} ({state.live_version()})") from None
+        # Recorded like a deploy's switch: a rollback killed before nginx reloads is undone by the next run, which
+        # would otherwise trust a router file naming a colour nginx never served.
+        state.pending = {"event": "rollback", "colour": target, "version": previous.get("version"),
+                         "stage": "switching", "slot": previous, "pid": os.getpid(), "started_at": now_iso()}
+        save_state(state_dir, state)
         started = now_iso()
         backend.switch(target)
-        state.live = target
+        state.live, state.slots[target], state.pending = target, previous, None
         entry = state.record(event="rollback", colour=target, version=previous.get("version"),
                              switch_started=started, switched_at=now_iso(), result="rolled back",
                              replaced=state.slots.get(live, {}).get("version"))
         save_state(state_dir, state)
+        _prune(backend, state)
         log(f"rolled back: {target} ({previous.get('version')}) is live")
         return entry
 
 
-def _serve_recorded(backend: Backend, colour: str, record: dict[str, Any], ready_timeout: float, log: Log) -> None:
+def _serve_recorded(backend: Backend, colour: str, record: dict[str, Any], ready_timeout: float,
+                    log: Log) -> dict[str, Any]:
     """Make the slot answer as the version its record names, restarting it from the recorded bundle if it is down
     or serves something else, and stopping it if even then it does not: a rollback never reports one version while
-    another one answers."""
+    another one answers. Returns the record, with the restarted server's facts (its pid)."""
     version = record.get("version")
     if version == ADOPTED:  # found serving before this state file: no version or bundle to check or restart
         if backend.is_ready(colour):
-            return
+            return record
         raise DeployError(f"slot {colour} ({ADOPTED}) is down and was never deployed from a recorded bundle")
     answering = backend.slot_version(colour) if backend.is_ready(colour) else None
     if answering == version:
-        return
+        return record
     log(f"slot {colour} {f'answers as {answering}' if answering else 'is stopped'}; restarting {version}")
-    backend.start_slot(colour, Path(record.get("model_dir", "")), record)
+    record = {**record, **backend.start_slot(colour, Path(record.get("model_dir", "")), record)}
     backend.wait_ready(colour, ready_timeout)
     answering = backend.slot_version(colour)
     if answering != version:
         backend.stop_slot(colour)
         raise DeployError(f"slot {colour} restarted from its recorded bundle answers as {answering}, not {version}")
+    return record
 
 
 def status(backend: Backend, state_dir: Path) -> dict[str, Any]:

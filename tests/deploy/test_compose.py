@@ -40,10 +40,10 @@ def test_compose_backend_deploys_and_rolls_back(tmp_path, deploy_workspace):
             assert_ok(cli("deploy", "--model-dir", str(bundle), "--bake-seconds", "0.5",
                           "--latency-budget-ms", "1000"))
         assert json.loads(assert_ok(cli("status", "--json")).stdout)["live_version"] == "v2"
-        # a refused v3 replaced blue's standby v1: the rollback restarts blue's container from v1's own copy
+        # a refused v3 replaced green's standby v1: the rollback restarts green's container from v1's own copy
         refused = copy_as_version(base, tmp_path / "v3", 3)
         assert cli("deploy", "--model-dir", str(refused), "--latency-budget-ms", "0.001").returncode == 1
-        assert "rolled back to v1 on blue" in assert_ok(cli("rollback")).stdout
+        assert "rolled back to v1 on green" in assert_ok(cli("rollback")).stdout
         edge = http.get(f"http://127.0.0.1:{ports[0]}/health/live")
         assert (edge.status, edge.header("x-model-version")) == (200, "v1")
         calls = [json.loads(line)[5:] for line in (tmp_path / "argv.log").read_text().splitlines()]
