@@ -27,10 +27,18 @@ def flatten(mapping: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+_ABSENT = object()
+
+
 def params_diff(old: dict, new: dict) -> list[dict[str, Any]]:
+    """The keys whose values differ; a side that lacks the key has no entry, so an explicit null stays a null."""
     before, after = flatten(old or {}), flatten(new or {})
-    return [{"key": key, "champion": before.get(key), "challenger": after.get(key)}
-            for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
+    diff = []
+    for key in sorted(set(before) | set(after)):
+        sides = {"champion": before.get(key, _ABSENT), "challenger": after.get(key, _ABSENT)}
+        if sides["champion"] != sides["challenger"]:
+            diff.append({"key": key, **{side: value for side, value in sides.items() if value is not _ABSENT}})
+    return diff
 
 
 def mcnemar(y: np.ndarray, champion: Outputs, challenger: Outputs) -> dict[str, float]:

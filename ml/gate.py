@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from ml.metrics import MAXIMIZE
-from ml.params import Params
+from ml.params import Gate, Params
 
 PROMOTE, REJECT = "promote", "reject"
 
@@ -59,6 +59,36 @@ def _undefined_metrics(deltas: dict[str, MetricDelta], params: Params) -> list[s
     return [name for name in gated if not math.isfinite(deltas[name].delta)]
 
 
+def signed(value: float) -> str:
+    """A delta or CI bound to 3 significant figures: fixed decimals show a small nonzero bound as ±0.0000."""
+    return f"{value:+.3g}"
+
+
+def _interval(primary: MetricDelta, confidence: float) -> str:
+    return f"{confidence:.0%} CI [{signed(primary.ci_low)}, {signed(primary.ci_high)}]"
+
+
+def _significance_reason(primary: MetricDelta, gate: Gate) -> tuple[bool, str | None]:
+    """Whether significance lets the primary metric pass, and what to say: when it is not required, an improvement
+    within noise is still said to be one, so the promotion does not read as a clear win."""
+    interval = _interval(primary, gate.confidence)
+    if gate.require_significance:
+        if primary.significantly_better:
+            return True, f"the improvement is significant ({interval})"
+        return False, f"the improvement is within noise ({interval} includes zero)"
+    if primary.improvement > 0 and not primary.significantly_better:
+        return True, (f"not significant at {gate.confidence:.0%} ({interval} includes zero; "
+                      "gate.require_significance is off)")
+    return True, None
+
+
+def _guardrail_reason(metric: MetricDelta, tolerance: float) -> tuple[bool, str]:
+    regression = -metric.improvement
+    if regression > tolerance:
+        return False, f"guardrail {metric.name} regressed by {regression:.4f} (tolerance {tolerance:g})"
+    return True, f"✓ guardrail {metric.name}: {signed(metric.delta)} within tolerance {tolerance:g}"
+
+
 def decide(deltas: dict[str, MetricDelta], params: Params) -> Decision:
     undefined = _undefined_metrics(deltas, params)
     if undefined:
@@ -74,17 +104,11 @@ def decide(deltas: dict[str, MetricDelta], params: Params) -> Decision:
                        f"{max(gate.min_improvement, 0):g} (and more than zero)")
     else:
         reasons.append(f"{primary.name} improved by {primary.improvement:.4f} (gate: ≥ {gate.min_improvement:g})")
-    if gate.require_significance:
-        if primary.significantly_better:
-            reasons.append(f"the improvement is significant ({params.gate.confidence:.0%} CI "
-                           f"[{primary.ci_low:+.4f}, {primary.ci_high:+.4f}])")
-        else:
-            passed = False
-            reasons.append(f"the improvement is within noise ({params.gate.confidence:.0%} CI "
-                           f"[{primary.ci_low:+.4f}, {primary.ci_high:+.4f}] includes zero)")
+    significant, why = _significance_reason(primary, gate)
+    passed &= significant
+    reasons += [why] if why else []
     for name, tolerance in params.guardrails.items():
-        regression = -deltas[name].improvement
-        if regression > tolerance:
-            passed = False
-            reasons.append(f"guardrail {name} regressed by {regression:.4f} (tolerance {tolerance:g})")
+        held, why = _guardrail_reason(deltas[name], tolerance)
+        passed &= held
+        reasons.append(why)
     return Decision(PROMOTE if passed else REJECT, reasons)

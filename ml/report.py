@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ml.errors import MLOpsError
 from ml.fileio import remove_outputs, write_text_atomic
-from ml.gate import PROMOTE
+from ml.gate import PROMOTE, signed
 from ml.json_report import load_json_report
+from ml.metrics import MAXIMIZE
 from ml.provenance import git_commit
 
 MARKER = "<!-- mlops-template:pr-report -->"
@@ -22,23 +25,46 @@ _env = Environment(loader=PackageLoader("ml", "templates"), undefined=StrictUnde
                    keep_trailing_newline=True, autoescape=False)
 
 
+MAX_CELL = 120  # characters of one data value in a table: a long label must not eat the comment's size budget
+MAX_PARAMS_ROWS, MAX_CLASSES, MAX_CONFUSIONS = 50, 20, 20
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _num(value: float | None) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+    return "–" if _missing(value) else f"{value:.4f}"
 
 
 def _signed(value: float | None) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:+.4f}"
+    return "–" if _missing(value) else signed(value)
 
 
-def _yes_no(value: bool | None) -> str:
-    return "–" if value is None else ("yes" if value else "no")
+def _cell(value: Any, code: bool = False, limit: int | None = MAX_CELL) -> str:
+    """A data value inside a GFM table cell: `|` splits the cell even in a code span, a newline ends the row, and
+    HTML renders (outside a code span, where an entity would show literally)."""
+    text = re.sub(r"[\r\n]+", " ", str(value))
+    text = text if limit is None or len(text) <= limit else text[:limit - 1] + "…"
+    body = (text if code else html.escape(text, quote=False)).replace("|", r"\|")
+    if not code:
+        return body
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{body}{pad}{fence}"
+
+
+def _significance(metric: dict) -> str:
+    """Which way the CI points, by the metric's direction: a bare "yes" reads as good news for a significant loss."""
+    if _missing(metric["ci_low"]) or _missing(metric["ci_high"]):
+        return "–"
+    if metric["ci_low"] > 0 or metric["ci_high"] < 0:
+        return "better" if (metric["ci_low"] > 0) == (metric["direction"] == MAXIMIZE) else "worse"
+    return "no"
 
 
 def _version_label(model: dict) -> str:
     return f"v{model['version']}" if model.get("version") else ""
-
-
-_env.globals.update(num=_num, signed=_signed, yes_no=_yes_no, version_label=_version_label)
 
 
 def headline(comparison: dict) -> str:
@@ -48,15 +74,23 @@ def headline(comparison: dict) -> str:
     if champion is None:
         return "🆕 Promote: first model, no champion yet"
     label = _version_label(champion) or "the champion"
-    if comparison["decision"] == PROMOTE:
-        return f"✅ Promote: the challenger beats champion {label}"
-    return f"❌ Reject: the challenger does not beat champion {label}"
+    if comparison["decision"] != PROMOTE:
+        return f"❌ Reject: the challenger does not beat champion {label}"
+    if _significance(comparison["metrics"][comparison["primary_metric"]]) != "better":
+        return f"✅ Promote: the challenger improves on champion {label} (within noise)"
+    return f"✅ Promote: the challenger beats champion {label}"
+
+
+def _on_unit_axis(value: float | None) -> bool:
+    return value is not None and 0 <= value <= 1
 
 
 def _chart(comparison: dict) -> dict | None:
-    """Metrics bounded in [0, 1] where higher is better: the ones that share one axis honestly."""
+    """Metrics bounded in [0, 1] where higher is better: the ones that share one axis honestly (both models' values
+    on it: a bar below 0 would be drawn as if it were 0)."""
     rows = [(name, m) for name, m in comparison["metrics"].items()
-            if m["direction"] == "maximize" and m["challenger"] is not None and 0 <= m["challenger"] <= 1]
+            if m["direction"] == MAXIMIZE and _on_unit_axis(m["challenger"])
+            and (m["champion"] is None or _on_unit_axis(m["champion"]))]
     if not rows:
         return None
     has_champion = all(m["champion"] is not None for _, m in rows)
@@ -65,6 +99,30 @@ def _chart(comparison: dict) -> dict | None:
         "challenger": [f"{m['challenger']:.4f}" for _, m in rows],
         "champion": [f"{m['champion']:.4f}" for _, m in rows] if has_champion else None,
     }
+
+
+def _param_value(entry: dict, side: str) -> str:
+    """A params value as YAML would mean it (true, null, ["a", "b"]); a key one side lacks is not a null."""
+    if side not in entry:
+        return "(absent)"
+    return _cell(json.dumps(entry[side], ensure_ascii=False, default=str), code=True)
+
+
+def _confusion(confusion: dict | None) -> dict | None:
+    """The matrix while it fits a comment; beyond MAX_CLASSES classes, the largest off-diagonal confusions."""
+    if not confusion or len(confusion["labels"]) <= MAX_CLASSES:
+        return confusion
+    labels = confusion["labels"]
+    pairs = sorted(((count, actual, predicted) for actual, row in enumerate(confusion["matrix"])
+                    for predicted, count in enumerate(row) if actual != predicted and count),
+                   key=lambda pair: (-pair[0], pair[1], pair[2]))
+    return {"classes": len(labels), "more": max(len(pairs) - MAX_CONFUSIONS, 0),
+            "pairs": [(labels[a], labels[p], count) for count, a, p in pairs[:MAX_CONFUSIONS]]}
+
+
+_env.globals.update(num=_num, signed=_signed, significance=_significance, param_value=_param_value,
+                    version_label=_version_label)
+_env.filters["cell"] = _cell
 
 
 def _ordered_metrics(comparison: dict) -> list[tuple[str, dict]]:
@@ -84,7 +142,10 @@ def render_pr_report(comparison: dict, validation: dict, metrics: dict, commit: 
         comparison=comparison,
         metrics=_ordered_metrics(comparison),
         chart=_chart(comparison),
-        confusion=metrics.get("confusion_matrix"),
+        champion_scored=any(m["champion"] is not None for m in comparison["metrics"].values()),
+        params_diff=comparison["params_diff"][:MAX_PARAMS_ROWS],
+        params_more=max(len(comparison["params_diff"]) - MAX_PARAMS_ROWS, 0),
+        confusion=_confusion(metrics.get("confusion_matrix")),
         validation_md=render_validation(validation).strip(),
         commit=commit,
     )
@@ -105,9 +166,12 @@ def _allowed(feature: dict) -> str:
 def render_model_card(metadata: dict[str, Any], name: str) -> str:
     hyperparameters = json.dumps(metadata.get("params", {}).get("model", {}), indent=2, sort_keys=True)
     features = [(f["name"], f["type"], _allowed(f)) for f in metadata.get("features", [])]
+    gate = metadata.get("comparison") or {}
+    compared = gate.get("metrics") or {}
+    metrics = [(name, value, compared.get(name, {})) for name, value in metadata["metrics"].items()]
     return _env.get_template("model_card.md.j2").render(
         meta=metadata, name=name, version=f"v{metadata['version']}", hyperparameters=hyperparameters,
-        features=features)
+        features=features, gate=gate, metrics=metrics, data_path=metadata.get("params", {}).get("data", {}).get("path"))
 
 
 def render_invalid_data_report(validation: dict, commit: str | None, sticky: bool = True) -> str:

@@ -65,8 +65,24 @@ def test_improvement_within_noise_depends_on_require_significance(tmp_path) -> N
     case = deltas(roc_auc=(0.800, 0.802, -0.004, 0.008), **HOLDING_GUARDRAILS)
     strict = decide(case, gate_params(tmp_path, require_significance=True))
     assert strict.decision == REJECT
-    assert any("within noise" in reason and "[-0.0040, +0.0080]" in reason for reason in strict.reasons)
-    assert decide(case, gate_params(tmp_path, require_significance=False)).decision == PROMOTE
+    assert any("within noise" in reason and "[-0.004, +0.008]" in reason for reason in strict.reasons)
+    lenient = decide(case, gate_params(tmp_path, require_significance=False))
+    assert lenient.decision == PROMOTE
+    assert ("not significant at 95% (95% CI [-0.004, +0.008] includes zero; gate.require_significance is off)"
+            in lenient.reasons)
+
+
+def test_a_significant_improvement_gets_no_noise_caveat_when_significance_is_not_required(tmp_path) -> None:
+    verdict = decide(deltas(roc_auc=(0.80, 0.85, 0.03, 0.07), **HOLDING_GUARDRAILS),
+                     gate_params(tmp_path, require_significance=False))
+    assert not any("significant" in reason or "noise" in reason for reason in verdict.reasons)
+
+
+def test_ci_bounds_in_reasons_keep_three_significant_figures(tmp_path) -> None:
+    """Fixed 4 decimals printed a bound of 0.00003 as +0.0000, next to a claim that it excludes zero."""
+    verdict = decide(deltas(roc_auc=(0.80, 0.8001, 0.00003, 0.00021), **HOLDING_GUARDRAILS),
+                     gate_params(tmp_path, require_significance=True))
+    assert "the improvement is significant (95% CI [+3e-05, +0.00021])" in verdict.reasons
 
 
 def test_improvement_below_the_minimum_is_rejected(tmp_path) -> None:
@@ -92,6 +108,8 @@ def test_guardrail_regression_within_tolerance_is_allowed(tmp_path) -> None:
     metrics = {"log_loss": (0.40, 0.415, -0.01, 0.04), "recall": (0.50, 0.48, -0.05, 0.01)}
     verdict = decide(deltas(roc_auc=(0.80, 0.85, 0.03, 0.07), **metrics), gate_params(tmp_path))
     assert verdict.decision == PROMOTE, verdict.reasons
+    assert "✓ guardrail log_loss: +0.015 within tolerance 0.02" in verdict.reasons
+    assert "✓ guardrail recall: -0.02 within tolerance 0.03" in verdict.reasons
 
 
 NAN = float("nan")
@@ -312,11 +330,18 @@ def test_params_diff_lists_changed_added_and_removed_keys() -> None:
     old = {"model": {"params": {"max_iter": 200, "learning_rate": 0.1}}, "split": {"seed": 42}}
     new = {"model": {"params": {"max_iter": 400, "l2_regularization": 1.0}}, "split": {"seed": 42}}
     assert params_diff(old, new) == [
-        {"key": "model.params.l2_regularization", "champion": None, "challenger": 1.0},
-        {"key": "model.params.learning_rate", "champion": 0.1, "challenger": None},
+        {"key": "model.params.l2_regularization", "challenger": 1.0},
+        {"key": "model.params.learning_rate", "champion": 0.1},
         {"key": "model.params.max_iter", "champion": 200, "challenger": 400},
     ]
     assert params_diff(old, old) == []
+
+
+def test_params_diff_tells_an_explicit_null_from_a_missing_key() -> None:
+    old = {"model": {"params": {"max_depth": None}}}
+    assert params_diff(old, {"model": {"params": {}}}) == [{"key": "model.params.max_depth", "champion": None}]
+    assert params_diff(old, {"model": {"params": {"max_depth": 3}}}) == [
+        {"key": "model.params.max_depth", "champion": None, "challenger": 3}]
 
 
 # ---------------------------------------------------------------- compare() on real models

@@ -39,9 +39,11 @@ def test_pr_comment_has_marker_verdict_table_chart_confusion_and_params_diff(sec
     ws, comment, _, comparison = second_round
 
     assert comment.startswith(MARKER + "\n")
-    verdict = "✅ Promote: the challenger beats" if comparison["decision"] == "promote" else \
-        "❌ Reject: the challenger does not beat"
-    assert f"## {verdict} champion v1" in comment
+    primary = comparison["metrics"]["roc_auc"]
+    verdict = ("❌ Reject: the challenger does not beat champion v1" if comparison["decision"] != "promote" else
+               "✅ Promote: the challenger beats champion v1" if primary["ci_low"] > 0 else
+               "✅ Promote: the challenger improves on champion v1 (within noise)")
+    assert f"## {verdict}\n" in comment
     for reason in comparison["reasons"]:
         assert f"- {reason}" in comment
 
@@ -50,9 +52,9 @@ def test_pr_comment_has_marker_verdict_table_chart_confusion_and_params_diff(sec
         label = f"**{name}** (primary)" if name == "roc_auc" else name
         row = next(line for line in comment.splitlines() if line.startswith(f"| {label} "))
         cells = [cell.strip() for cell in row.strip("|").split("|")]
-        assert cells[1:4] == [f"{m['champion']:.4f}", f"{m['challenger']:.4f}", f"{m['delta']:+.4f}"], row
-        assert cells[4] == f"[{m['ci_low']:+.4f}, {m['ci_high']:+.4f}]", row
-        assert cells[5] == ("yes" if m["significant"] else "no"), row
+        assert cells[1:4] == [f"{m['champion']:.4f}", f"{m['challenger']:.4f}", f"{m['delta']:+.3g}"], row
+        assert cells[4] == f"[{m['ci_low']:+.3g}, {m['ci_high']:+.3g}]", row
+        assert cells[5] in (("better", "worse") if m["significant"] else ("no",)), row
 
     assert "McNemar's test on accuracy: p = " in comment
     chart = re.search(r"```mermaid\nxychart-beta\n(.*?)```", comment, re.S)
@@ -162,3 +164,183 @@ def test_a_holdout_without_positives_leaves_the_decision_to_a_human_and_says_why
     assert written["champion"] is None and written["challenger"] is None
     assert "## ⚠️ Needs a human" in comment
     assert "- cannot compare: roc_auc is undefined on this holdout" in comment
+
+
+# ---------------------------------------------------------------- rendering constructed reports
+
+
+def metric(champion: float | None, challenger: float, low: float | None = None, high: float | None = None,
+           direction: str = "maximize") -> dict:
+    delta = None if champion is None else challenger - champion
+    significant = None if low is None else bool(low > 0 or high < 0)
+    return {"champion": champion, "challenger": challenger, "delta": delta, "ci_low": low, "ci_high": high,
+            "significant": significant, "direction": direction}
+
+
+def comparison_of(champion: bool = True, **metrics: dict) -> dict:
+    """A comparison.json of a promoted challenger, as compare.py writes it; metrics default to a clear win."""
+    model = {"version": 1, "artifact_sha256": "a" * 64, "data_sha256": "d" * 64}
+    metrics = metrics or {"roc_auc": metric(0.80, 0.85, 0.03, 0.07), "log_loss": metric(
+        0.45, 0.44, -0.02, -0.001, "minimize")}
+    if not champion:
+        metrics = {name: metric(None, m["challenger"], direction=m["direction"]) for name, m in metrics.items()}
+    return {"primary_metric": "roc_auc", "direction": "maximize", "confidence": 0.95, "resamples": 1000,
+            "holdout": {"rows": 300, "fingerprint": "f" * 16}, "challenger": {**model, "version": None,
+                                                                              "artifact_sha256": "c" * 64},
+            "champion": model if champion else None, "needs_human_review": False, "metrics": metrics,
+            "params_diff": [], "decision": "promote", "reasons": ["roc_auc improved by 0.0500 (gate: ≥ 0)"]}
+
+
+VALID = {"ok": True, "rows": 1000, "data": "data/x.csv", "data_sha256": "d" * 64}
+
+
+def render(comparison: dict, confusion: dict | None = None) -> str:
+    from ml.report import render_pr_report
+
+    return render_pr_report(comparison, VALID, {"confusion_matrix": confusion}, "0" * 40)
+
+
+def cells(row: str) -> list[str]:
+    """A GFM table row's cells: split on the pipes that are not escaped."""
+    return [cell.strip() for cell in re.split(r"(?<!\\)\|", row.strip())[1:-1]]
+
+
+def table_row(text: str, starts: str) -> list[str]:
+    return cells(next(line for line in text.splitlines() if line.startswith(starts)))
+
+
+def test_pipes_html_and_newlines_in_labels_and_params_stay_inside_their_cells() -> None:
+    comparison = comparison_of()
+    comparison["params_diff"] = [{"key": "features.taste.values", "champion": ["red|dry", "<b>sweet</b>"],
+                                  "challenger": ["red|dry"]}]
+    comment = render(comparison, {"labels": ["red|dry", "<b>sweet</b>", "two\nlines"],
+                                  "matrix": [[5, 1, 0], [2, 7, 0], [0, 0, 3]]})
+
+    assert "<b>" not in re.sub("`[^`]*`", "", comment)  # a code span shows HTML as text, and an entity literally
+    assert table_row(comment, "| |") == ["", r"red\|dry", "&lt;b&gt;sweet&lt;/b&gt;", "two lines"]
+    assert table_row(comment, r"| **red\|dry**") == [r"**red\|dry**", "5", "1", "0"]
+    assert table_row(comment, "| **&lt;b&gt;") == ["**&lt;b&gt;sweet&lt;/b&gt;**", "2", "7", "0"]
+    assert table_row(comment, "| `features.") == [
+        "`features.taste.values`", r'`["red\|dry", "<b>sweet</b>"]`', r'`["red\|dry"]`']
+
+
+def test_pipes_and_html_in_invalid_data_cells_are_escaped() -> None:
+    from ml.report import render_invalid_data_report
+
+    validation = {"ok": False, "data": "data/x.csv", "target": "y", "rows": 10, "failures": [
+        {"column": "a|b", "check": "not in {'<i>x</i>', 'y|z'}", "count": 2, "examples": ["'p|q'", "'<b>r</b>'"]}]}
+    report = render_invalid_data_report(validation, None)
+    assert "<b>" not in report and "<i>" not in report
+    assert table_row(report, "| `a") == [r"`a\|b`", r"not in {'&lt;i&gt;x&lt;/i&gt;', 'y\|z'}", "2",
+                                         r"'p\|q', '&lt;b&gt;r&lt;/b&gt;'"]
+
+
+def test_model_card_features_with_pipes_and_html_stay_inside_their_cells() -> None:
+    from ml.report import render_model_card
+
+    metadata = {"version": 2, "task": "classification", "target": "y|n", "model_class": "M", "trained_at": "t",
+                "training_rows": 10, "fit_seconds": 1.0, "git_commit": None, "data_sha256": "d", "artifact_sha256": "a",
+                "promoted_at": "p", "pull_request": None, "forced": False, "metrics": {}, "gate_reasons": [],
+                "library_versions": {},
+                "features": [{"name": "taste|x", "type": "category", "values": ["red|dry", "<b>sweet</b>"]}]}
+    card = render_model_card(metadata, "m")
+    assert "<b>" not in card
+    assert table_row(card, "| `taste") == [r"`taste\|x`", "category", r"red\|dry, &lt;b&gt;sweet&lt;/b&gt;"]
+    assert table_row(card, "| Task") == ["Task", r"classification of `y\|n`"]
+
+
+def test_a_promotion_within_noise_is_not_headlined_as_beating_the_champion() -> None:
+    within_noise = comparison_of(roc_auc=metric(0.800, 0.802, -0.004, 0.008))
+    assert "## ✅ Promote: the challenger improves on champion v1 (within noise)\n" in render(within_noise)
+    assert "## ✅ Promote: the challenger beats champion v1\n" in render(comparison_of())
+
+
+def test_the_significant_column_says_which_way_by_the_metrics_direction() -> None:
+    comment = render(comparison_of(roc_auc=metric(0.80, 0.85, 0.03, 0.07),
+                                   recall=metric(0.50, 0.45, -0.08, -0.02),
+                                   log_loss=metric(0.45, 0.40, -0.07, -0.03, "minimize"),
+                                   brier=metric(0.20, 0.25, 0.02, 0.08, "minimize"),
+                                   f1=metric(0.60, 0.61, -0.01, 0.03)))
+    significance = {name: table_row(comment, f"| {name} ")[5] for name in ("recall", "log_loss", "brier", "f1")}
+    assert significance == {"recall": "worse", "log_loss": "better", "brier": "worse", "f1": "no"}
+    assert table_row(comment, "| **roc_auc**")[5] == "better"
+
+
+def test_small_deltas_and_ci_bounds_keep_three_significant_figures() -> None:
+    comment = render(comparison_of(roc_auc=metric(0.80, 0.80012, 0.00003, 0.00021)))
+    assert table_row(comment, "| **roc_auc**")[3:5] == ["+0.00012", "[+3e-05, +0.00021]"]
+
+
+def test_without_a_champion_the_chart_and_holdout_do_not_mention_one() -> None:
+    comment = render(comparison_of(champion=False))
+    assert 'title "Challenger (higher is better)"' in comment and "<sub>Line: challenger.</sub>" in comment
+    assert "champion and challenger" not in comment.lower() and "Bars: champion" not in comment
+    with_champion = render(comparison_of())
+    assert 'title "Champion vs challenger (higher is better)"' in with_champion
+    assert "<sub>Bars: champion; line: challenger.</sub>" in with_champion
+    assert "(champion and challenger scored on the same rows)" in with_champion
+
+
+def test_the_chart_leaves_out_a_metric_whose_champion_value_is_off_the_0_to_1_axis() -> None:
+    comment = render(comparison_of(roc_auc=metric(0.80, 0.85, 0.03, 0.07), r2=metric(-0.3, 0.5, 0.6, 1.0)))
+    assert 'x-axis ["roc_auc"]' in comment and "bar [0.8000]" in comment
+
+
+def test_params_diff_shows_yaml_values_and_absent_keys() -> None:
+    comparison = comparison_of()
+    comparison["params_diff"] = [{"key": "a", "champion": True, "challenger": None},
+                                 {"key": "b", "challenger": ["x", 1]}, {"key": "c", "champion": "s"}]
+    comment = render(comparison)
+    assert table_row(comment, "| `a`") == ["`a`", "`true`", "`null`"]
+    assert table_row(comment, "| `b`") == ["`b`", "(absent)", '`["x", 1]`']
+    assert table_row(comment, "| `c`") == ["`c`", '`"s"`', "(absent)"]
+
+
+def test_a_huge_report_fits_githubs_limit_and_keeps_its_footer() -> None:
+    from ml.github.markers import MAX_BODY, with_marker
+
+    comparison = comparison_of()
+    comparison["params_diff"] = [{"key": f"model.params.p{i}", "champion": i, "challenger": i + 1}
+                                 for i in range(5000)]
+    labels = [f"class-{i}" for i in range(200)]
+    matrix = [[(i * 7 + j * 3) % 11 for j in range(200)] for i in range(200)]
+    comment = with_marker(render(comparison, {"labels": labels, "matrix": matrix}), MARKER)
+
+    assert len(comment) < MAX_BODY and "truncated" not in comment
+    assert comment.rstrip().endswith("paired bootstrap resamples</sub>")
+    assert comment.count("<details>") == comment.count("</details>") == 1
+    assert "…4950 more in the workflow artifacts" in comment
+    largest = max((matrix[i][j], -i, -j) for i in range(200) for j in range(200) if i != j)
+    assert table_row(comment, f"| class-{-largest[1]} | class-{-largest[2]} |")[2] == str(largest[0])
+    assert sum(line.startswith("| class-") for line in comment.splitlines()) == 20
+
+
+def test_the_model_card_compares_with_the_champion_it_replaced(with_champion: Workspace) -> None:
+    from ml.bundle import read_metadata
+    from ml.promote import promote
+    from ml.registry.github import release_body
+    from ml.registry.local import LocalRegistry
+
+    ws = with_champion
+    ws.edit_params(lambda raw: raw["model"]["params"].update(learning_rate=0.05))
+    train_in_process(ws)
+    comparison = compare_step(params_of(ws), ws.model, ws.reports / "comparison.json")
+    promote(ws.model, comparison, LocalRegistry(ws.registry), force=True, name="test-model")
+    metadata = read_metadata(ws.registry / "v2")
+    card = (ws.registry / "v2" / "model_card.md").read_text()
+
+    assert metadata["metrics"] == {name: m["challenger"] for name, m in comparison["metrics"].items()}
+    assert metadata["comparison"]["metrics"] == comparison["metrics"]
+    assert metadata["comparison"]["champion"]["version"] == 1
+    assert "beside champion v1, which this version replaced" in card and "95% paired bootstrap CI" in card
+    m = comparison["metrics"]["roc_auc"]
+    assert table_row(card, "| roc_auc |") == [
+        "roc_auc", f"{m['challenger']:.4f}", "↑ (primary)", f"{m['champion']:.4f}", f"{m['delta']:+.3g}",
+        f"[{m['ci_low']:+.3g}, {m['ci_high']:+.3g}]"]
+    assert table_row(card, "| log_loss |")[2] == "↓"
+    data = metadata["params"]["data"]["path"]
+    assert table_row(card, "| Data |")[1] == f"`{data}`, sha256 `{metadata['data_sha256']}`"
+    assert table_row(card, "| Rows |")[1].startswith(
+        f"{metadata['training_rows']} training, {comparison['holdout']['rows']} holdout")
+    assert card.count("_TODO (owner):") == 3
+    assert "## Metrics" not in release_body(metadata, card)  # the card shows every metric already
