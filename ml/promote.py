@@ -29,10 +29,18 @@ def check_promotable(metadata: dict, comparison: dict, force: bool, champion: Mo
         raise RegistryError("comparison.json is about a different model than the one being promoted; "
                             "run compare.py again")
     _require_current_champion(comparison.get("champion") or {}, champion)
-    if comparison.get("decision") != PROMOTE and not force:
+    if comparison.get("decision") != PROMOTE and not force and not already_promoted(comparison):
         reasons = "; ".join(comparison.get("reasons", [])) or "no reason recorded"
         raise RegistryError(f"refusing to promote: the gate said {comparison.get('decision')} ({reasons}); "
                             "use --force to override")
+
+
+def already_promoted(comparison: dict) -> bool:
+    """The champion compared with was built from this very commit into this very artifact: release.yml re-run
+    after its promotion published. That version is the release; publishing it again would only duplicate it."""
+    champion, challenger = comparison.get("champion") or {}, comparison.get("challenger") or {}
+    return bool(champion.get("git_commit")) and all(
+        champion.get(key) == challenger.get(key) for key in ("git_commit", "artifact_sha256"))
 
 
 def _require_current_champion(compared: dict, champion: ModelVersion | None) -> None:
@@ -46,15 +54,31 @@ def _require_current_champion(compared: dict, champion: ModelVersion | None) -> 
                             f"{champion.name if champion else 'none'}; run compare.py again")
 
 
+def publishes_nothing(comparison: dict, force: bool) -> bool:
+    """promote() returns the champion as it is: a re-run on its own build (--force asks for a new version even
+    of the same build)."""
+    return already_promoted(comparison) and not force
+
+
+def gate_record(comparison: dict) -> dict:
+    """What the gate weighed, for the card: the champion replaced, the holdout, each metric's delta and CI.
+    Beside "metrics" (the challenger's values, which releases and serving read), not in place of it."""
+    return {key: comparison.get(key) for key in ("primary_metric", "confidence", "holdout", "champion", "metrics")}
+
+
 def promote(model_dir: Path, comparison: dict, registry: Registry, force: bool = False,
             pull_request: int | None = None, *, name: str) -> ModelVersion:
     metadata = verify_artifact(model_dir)
-    check_promotable(metadata, comparison, force, registry.champion())
+    champion = registry.champion()
+    check_promotable(metadata, comparison, force, champion)
+    if publishes_nothing(comparison, force):
+        return champion
     metadata = {
         **metadata,
         "version": registry.next_version(),
         "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "metrics": {k: m["challenger"] for k, m in comparison["metrics"].items()},
+        "comparison": gate_record(comparison),
         "gate_decision": comparison["decision"],
         "gate_reasons": comparison.get("reasons", []),
         "forced": bool(force and comparison.get("decision") != PROMOTE),

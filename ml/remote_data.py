@@ -18,12 +18,18 @@ MAX_BYTES = 2 * 1024 ** 3
 TIMEOUT = (10.0, 120.0)
 
 
+def shown_url(url: str) -> str:
+    """The URL to name in messages: never its query string (it may hold a signature)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
 def download(url: str, dest: Path, token: str | None = None, max_bytes: int = MAX_BYTES) -> int:
     """Fetch url into dest; returns the size. HTTP errors, empty and oversized bodies are DataErrors."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise DataError(f"{url!r}: not an http(s) URL")
-    shown = f"{parts.scheme}://{parts.netloc}{parts.path}"  # never echo a query string (it may hold a signature)
+    shown = shown_url(url)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temp_file_beside(dest)

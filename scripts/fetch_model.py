@@ -1,6 +1,5 @@
 """Fetch a registry version's bundle (the champion by default), verified, e.g. into the Docker build context."""
 
-import shutil
 from pathlib import Path
 
 import click
@@ -14,7 +13,8 @@ from ml.registry import open_registry
 
 @click.command()
 @params_option
-@click.option("--dest", required=True, type=click.Path(file_okay=False), help="Where to put the bundle (replaced).")
+@click.option("--dest", required=True, type=click.Path(file_okay=False),
+              help="Where to put the bundle (replaced once the fetch succeeds).")
 @click.option("--version", "version", type=int, help="A version number instead of the champion.")
 @one_line_errors
 def main(params_path: str, dest: str, version: int | None) -> None:
@@ -24,7 +24,6 @@ def main(params_path: str, dest: str, version: int | None) -> None:
         if champion is None:
             raise RegistryError("the registry has no champion yet: promote a model first")
         version = champion.version
-    shutil.rmtree(dest, ignore_errors=True)
     registry.fetch(version, Path(dest))
     click.echo(f"fetched v{version} into {dest}")
     write_outputs({"version": f"v{version}", "number": version, "dir": dest})

@@ -1,4 +1,7 @@
-"""Register the gated challenger as the next champion version (atomic; refuses a rejected model unless forced)."""
+"""Register the gated challenger as the next champion version (atomic; refuses a rejected model unless forced).
+
+A re-run on the commit the champion was built from publishes nothing: that champion is the release.
+"""
 
 from pathlib import Path
 
@@ -7,7 +10,7 @@ import click
 from ml.cli import one_line_errors, params_option
 from ml.json_report import load_json_report
 from ml.params import load_params
-from ml.promote import model_name, promote
+from ml.promote import model_name, promote, publishes_nothing
 from ml.registry import open_registry
 
 
@@ -23,7 +26,10 @@ def main(params_path: str, model_dir: str, comparison: str, force: bool, pull_re
     decision = load_json_report(comparison, "compare.py")
     version = promote(Path(model_dir), decision, open_registry(params), force=force, pull_request=pull_request,
                       name=model_name(params.root))
-    click.echo(f"promoted {version.name}: it is now the champion")
+    if publishes_nothing(decision, force):
+        click.echo(f"{version.name} was already promoted from this commit: it stays the champion, nothing published")
+    else:
+        click.echo(f"promoted {version.name}: it is now the champion")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import click
 from ml.cli import one_line_errors, params_option
 from ml.data_refresh import replace_data
 from ml.params import load_params
-from ml.remote_data import download
+from ml.remote_data import download, shown_url
 
 
 @click.command()
@@ -21,7 +21,7 @@ def main(params_path: str, url: str) -> None:
     with tempfile.TemporaryDirectory(prefix="refresh-") as scratch:
         new_file = Path(scratch) / params.data_path.name
         download(url, new_file, os.environ.get("TRAINING_DATA_TOKEN") or None)
-        changed = replace_data(params, new_file)
+        changed = replace_data(params, new_file, shown_url(url))
     click.echo("data.dvc updated with the new data" if changed else "the new data is identical; data.dvc unchanged")
 
 

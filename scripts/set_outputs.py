@@ -19,12 +19,16 @@ def main() -> None:
 @click.option("--comparison", default="reports/comparison.json", show_default=True, type=click.Path(dir_okay=False))
 @one_line_errors
 def gate(comparison: str) -> None:
-    """decision and promote=true|false from comparison.json (never fails on a rejection)."""
-    from ml.gate import PROMOTE  # here, not at the top: it pulls in numpy, which the other commands do not need
-    decision = load_json_report(comparison, "compare.py").get("decision")
+    """decision and promote=true|false from comparison.json (never fails on a rejection). promote is also true when
+    the champion was built from this commit (a re-run after the promotion published), so that version is built
+    and deployed rather than skipped."""
+    from ml.gate import PROMOTE  # here, not at the top: they pull in numpy, which the other commands do not need
+    from ml.promote import already_promoted
+    report = load_json_report(comparison, "compare.py")
+    decision = report.get("decision")
     if not decision:
         raise MLOpsError(f"{comparison}: has no decision")
-    write_outputs({"decision": decision, "promote": decision == PROMOTE})
+    write_outputs({"decision": decision, "promote": decision == PROMOTE or already_promoted(report)})
 
 
 @main.command()

@@ -7,7 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
-from ml.bundle import FILES, METADATA, read_metadata, verify_artifact
+from ml.bundle import FILES, METADATA, read_metadata, replace_dir, verify_artifact
 from ml.errors import RegistryError
 from ml.fileio import staging_dir, write_json_atomic
 from ml.registry.base import ModelVersion, Registry
@@ -62,10 +62,15 @@ class LocalRegistry(Registry):
             raise RegistryError(f"model v{version} is not in {self.root}")
         verify_artifact(source)
         dest = Path(dest)
-        if dest.exists():
-            shutil.rmtree(dest)
-        shutil.copytree(source, dest)
-        verify_artifact(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = staging_dir(dest.parent, f".{dest.name}.fetch-")  # dest stays as it was until the copy verifies
+        try:
+            shutil.copytree(source, staging, dirs_exist_ok=True)
+            verify_artifact(staging)
+            replace_dir(staging, dest)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         return dest
 
     def publish(self, bundle_dir: Path) -> ModelVersion:

@@ -238,6 +238,36 @@ def test_registry_refuses_out_of_order_versions_and_unknown_fetches(with_champio
     assert verify_artifact(fetched)["version"] == 1
 
 
+def test_a_failed_fetch_leaves_the_destination_as_it_was(with_champion: Workspace, tmp_path, monkeypatch) -> None:
+    """fetch stages beside dest and swaps it in only once the copy verifies."""
+    dest = tmp_path / "out" / "model"
+    dest.mkdir(parents=True)
+    (dest / "keep.txt").write_text("the previous bundle")
+
+    def copy_then_fail(source, target, **kwargs):
+        (Path(target) / ARTIFACT).write_bytes(b"half")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(shutil, "copytree", copy_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        LocalRegistry(with_champion.registry).fetch(1, dest)
+    assert [p.name for p in dest.parent.iterdir()] == ["model"]
+    assert [p.name for p in dest.iterdir()] == ["keep.txt"]
+
+
+def test_fetch_model_of_an_unknown_version_keeps_dest(with_champion: Workspace) -> None:
+    ws = with_champion
+    dest = ws.root / "model"
+    dest.mkdir()
+    (dest / "keep.txt").write_text("the previous bundle")
+
+    assert_one_line_error(ws.run("fetch_model.py", "--version", "99", "--dest", "model"), "v99")
+    assert (dest / "keep.txt").read_text() == "the previous bundle"
+    fetched = assert_ok(ws.run("fetch_model.py", "--dest", "model"))
+    assert "fetched v1" in fetched.stdout
+    assert sorted(p.name for p in dest.iterdir()) == sorted(p.name for p in (ws.registry / "v1").iterdir())
+
+
 def test_no_champion_and_empty_registry_rollback(tmp_path) -> None:
     registry = LocalRegistry(tmp_path / "empty")
     assert registry.versions() == [] and registry.champion() is None and registry.next_version() == 1

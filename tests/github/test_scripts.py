@@ -83,3 +83,25 @@ def test_an_overlong_report_is_cut_to_githubs_limit(gh: GitHubStandIn, tmp_path:
     (comment,) = gh.comments_on(pr["number"])
     assert len(comment["body"]) <= 65536 and comment["body"].startswith(PR_REPORT_MARKER)
     assert "truncated" in comment["body"]
+
+
+@pytest.mark.parametrize("file", ["ABSOLUTE", "../outside.txt", "sub/../../outside.txt"])
+def test_open_pr_refuses_a_file_outside_the_checkout(gh: GitHubStandIn, body: Path, file: str) -> None:
+    checkout = body.parent / "checkout"
+    checkout.mkdir()
+    (body.parent / "outside.txt").write_text("a runner file")
+    (checkout / "sub").mkdir()
+    file = str(body.parent / "outside.txt") if file == "ABSOLUTE" else file
+    run = run_gh(gh, "open_pr.py", "--branch", "b", "--title", "t", "--body-file", str(body), "--file", file,
+                 cwd=checkout, GITHUB_SHA="1" * 40)
+    assert_one_line_error(run, file, "not a path inside the checkout")
+    assert gh.requests == []
+
+
+def test_open_pr_commits_a_checkout_file_at_its_repository_path(gh: GitHubStandIn, body: Path) -> None:
+    gh.add_commit("1" * 40, "main")
+    (body.parent / "data.dvc").write_text("outs: []\n")
+    run = run_gh(gh, "open_pr.py", "--branch", "b", "--title", "t", "--body-file", str(body), "--file", "./data.dvc",
+                 cwd=body.parent, GITHUB_SHA="1" * 40)
+    assert_ok(run)
+    assert gh.files_at("b") == {"data.dvc": b"outs: []\n"}

@@ -66,6 +66,9 @@ def lifecycle(tmp_path_factory) -> Iterator[Lifecycle]:
         gh.merge_pull(pull, MERGE_SHA)
         runs["release"] = _ok(h.runner.run("release.yml", "push", push_event(repo, MERGE_SHA, BASE_SHA),
                                            sha=MERGE_SHA))
+        # Re-run on the same commit (say, the image job failed): v1 is built and deployed again, not skipped.
+        runs["release-rerun"] = _ok(h.runner.run("release.yml", "push", push_event(repo, MERGE_SHA, BASE_SHA),
+                                                 sha=MERGE_SHA))
         # A second merge (say, docs only) retrains the same model: the gate rejects it and nothing is released.
         gh.add_commit(SECOND_MERGE_SHA, "main")
         runs["release-2"] = _ok(h.runner.run("release.yml", "push", push_event(repo, SECOND_MERGE_SHA, MERGE_SHA),
@@ -115,6 +118,19 @@ def test_the_merge_is_released_once_with_pr_commit_and_data_hash(lifecycle):
     assert metadata["pull_request"] == lifecycle.pull
     assert metadata["git_commit"] == MERGE_SHA
     assert len(metadata["data_sha256"]) == 64
+
+
+def test_a_rerun_on_the_released_commit_builds_and_deploys_that_version_and_publishes_nothing(lifecycle):
+    run = lifecycle.runs["release-rerun"]
+    assert [(name, job.conclusion) for name, job in run.jobs.items()] == \
+        [("promote", "success"), ("image", "success"), ("deploy", "success")]
+    promote = run.jobs["promote"]
+    assert promote.step("gate").outputs["decision"] == "reject"  # the model against itself: no improvement
+    assert "v1 was already promoted from this commit" in promote.log
+    assert promote.outputs["version"] == "v1"
+    builds = [r for r in run.recorded if r["uses"] == "docker/build-push-action"]
+    assert [b["with"]["build-args"].split()[-1] for b in builds] == ["MODEL_VERSION=v1"]
+    assert [r["tag_name"] for r in lifecycle.harness.gh.release_list()] == ["model-v1"]
 
 
 def test_a_merge_that_does_not_beat_the_champion_is_not_released(lifecycle):
