@@ -32,8 +32,7 @@ def replace_data(params: Params, new_file: Path, source: str) -> bool:
     if not result.ok:
         raise DataError(f"{source}: the new data does not fit params.yaml: {result.one_line()}")
     dvc_file = params.root / DVC_FILE
-    before = dvc_file.read_bytes() if dvc_file.is_file() else b""
-    with _restored_on_failure(params.root, params.data_path, dvc_file):
+    with _restored_on_failure(params.root, params.data_path, dvc_file) as before:
         params.data_path.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(new_file), params.data_path)
         _add_and_push(params.root, remote)
@@ -58,15 +57,16 @@ def _require_remote(root: Path) -> str:
 
 
 @contextmanager
-def _restored_on_failure(root: Path, data_path: Path, dvc_file: Path) -> Iterator[None]:
-    """Keep the previous data (outside data/, so `dvc add` never sees it) and data.dvc until the block succeeds."""
+def _restored_on_failure(root: Path, data_path: Path, dvc_file: Path) -> Iterator[bytes | None]:
+    """Keep the previous data (outside data/, so `dvc add` never sees it) and data.dvc until the block succeeds;
+    yields data.dvc as it was (None: there was none)."""
     dvc_before = dvc_file.read_bytes() if dvc_file.is_file() else None
     with tempfile.TemporaryDirectory(dir=root, prefix=".refresh-previous-") as scratch:
         previous = Path(scratch) / data_path.name
         if data_path.exists():
             data_path.rename(previous)
         try:
-            yield
+            yield dvc_before
         except BaseException:
             data_path.unlink(missing_ok=True)
             if previous.exists():
