@@ -5,7 +5,9 @@ Every metric here is a ratio of weighted sums of per-row quantities (one matrix 
 ROC AUC, a weighted Mann-Whitney statistic from running sums over the rows sorted by score once. The same code
 gives the reported metrics and their bootstrap distributions, so the two cannot disagree; the tests check both
 against scikit-learn. Multi-class models get scikit-learn's macro averages (over the classes present in the truth
-or the predictions of each weighting, as scikit-learn's unique_labels) and one-vs-rest ROC AUC.
+or the predictions of each weighting, as scikit-learn's unique_labels) and one-vs-rest ROC AUC, averaged over
+the classes present in the truth: scikit-learn refuses a holdout without every class, which would leave a gate on
+AUC undecidable for good whenever a rare class misses the holdout.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ def _ratio(num: np.ndarray, den: np.ndarray, empty: float = 0.0) -> np.ndarray:
     """num / den, with `empty` where den is 0 (scikit-learn's zero_division=0 for precision and recall)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1), empty)
+
+
+def _mean_defined(aucs: np.ndarray) -> np.ndarray:
+    """Per weighting, the mean of the one-vs-rest AUCs that are defined (the class is in its truth, and so is
+    another); NaN when none is."""
+    defined = ~np.isnan(aucs)
+    return _ratio(np.where(defined, aucs, 0).sum(axis=1, keepdims=True), defined.sum(axis=1, keepdims=True),
+                  empty=np.nan)
 
 
 class WeightedAUC:
@@ -108,7 +118,7 @@ class WeightedScores:
             present = (actual + predicted) > 0
             precision, recall, f1 = (_ratio((m * present).sum(axis=1, keepdims=True),
                                             present.sum(axis=1, keepdims=True)) for m in (precision, recall, f1))
-            aucs = aucs.mean(axis=1, keepdims=True)  # NaN when a class is absent from the truth, as sklearn fails
+            aucs = _mean_defined(aucs)
         return {
             "accuracy": _ratio(correct, total),
             "precision": precision[:, 0],

@@ -210,8 +210,12 @@ def test_regression_bootstrap_matches_sklearn_on_the_same_resamples() -> None:
 
 
 def _sklearn_ovr_auc(y, proba, classes):
-    """sklearn's macro one-vs-rest AUC; it refuses a resample without some class, where ours is NaN."""
-    return skm.roc_auc_score(y, proba, multi_class="ovr", labels=classes) if set(y) == set(classes) else np.nan
+    """sklearn's macro one-vs-rest AUC over the classes in the truth (it refuses a resample without some class;
+    each class's own one-vs-rest AUC is what it averages), NaN when the truth has a single class."""
+    if set(y) == set(classes):
+        return skm.roc_auc_score(y, proba, multi_class="ovr", labels=classes)
+    present = [k for k, label in enumerate(classes) if label in set(y)]
+    return np.mean([skm.roc_auc_score(y == classes[k], proba[:, k]) for k in present]) if len(present) > 1 else np.nan
 
 
 REFERENCE_MULTICLASS = {
@@ -243,7 +247,18 @@ def test_multiclass_bootstrap_matches_sklearn_on_the_same_resamples() -> None:
         slow = reference_deltas(y, champion, challenger, metric, RESAMPLES, 5)
         np.testing.assert_allclose(fast[name], slow, rtol=1e-9, atol=1e-12, err_msg=name)
         assert np.std(slow[np.isfinite(slow)]) > 0, name
-    assert 0 < np.isnan(fast["roc_auc"]).sum() < RESAMPLES  # some resamples lack "d" in the truth, most do not
+    lacking_d = np.concatenate([block[:, -1] for block in resample_blocks(len(y), RESAMPLES, 5)]) == 0
+    assert 0 < lacking_d.sum() < RESAMPLES and np.isfinite(fast["roc_auc"]).all()  # AUC over a, b, c there
+
+
+def test_multiclass_auc_of_a_holdout_without_a_class_averages_the_classes_it_has() -> None:
+    classes = ("a", "b", "c")
+    y = np.array(["a", "a", "b", "b"])
+    proba = np.array([[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.3, 0.6, 0.1], [0.1, 0.2, 0.7]])
+    scores = point_scores(y, Outputs(np.array(classes)[proba.argmax(axis=1)], proba, classes), "classification")
+    assert scores["roc_auc"] == pytest.approx((1.0 + 0.75) / 2)  # a vs rest ranks perfectly, b vs rest 3 of 4
+    assert np.isnan(point_scores(y[:2], Outputs(np.array(["a", "b"]), proba[:2], classes), "classification")[
+        "roc_auc"])  # a single class in the truth: no AUC at all
 
 
 def test_multiclass_point_scores_are_sklearns() -> None:
