@@ -26,7 +26,7 @@ _env = Environment(loader=PackageLoader("ml", "templates"), undefined=StrictUnde
 
 
 MAX_CELL = 120  # characters of one data value in a table: a long label must not eat the comment's size budget
-MAX_PARAMS_ROWS, MAX_CLASSES, MAX_CONFUSIONS = 50, 20, 20
+MAX_PARAMS_ROWS, MAX_CLASSES, MAX_CONFUSIONS, MAX_FAILURES = 50, 20, 20, 50
 
 
 def _missing(value: float | None) -> bool:
@@ -130,8 +130,16 @@ def _ordered_metrics(comparison: dict) -> list[tuple[str, dict]]:
     return sorted(comparison["metrics"].items(), key=lambda item: (item[0] != primary, item[0]))
 
 
+def _worst_failures(failures: list[dict]) -> list[dict]:
+    """The failures a table has room for, worst first: a column-level problem (missing, unknown, empty) breaks
+    every row, then the most rows; validation.json keeps them all."""
+    return sorted(failures, key=lambda f: (f["count"] > 0, -f["count"]))[:MAX_FAILURES]
+
+
 def render_validation(report: dict) -> str:
-    return _env.get_template("validation.md.j2").render(report=report)
+    failures = report.get("failures") or []
+    return _env.get_template("validation.md.j2").render(
+        report=report, failures=_worst_failures(failures), failures_more=max(len(failures) - MAX_FAILURES, 0))
 
 
 def render_pr_report(comparison: dict, validation: dict, metrics: dict, commit: str | None,

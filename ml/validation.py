@@ -12,6 +12,7 @@ from ml.params import Params
 from ml.schema import build_schema
 
 EXAMPLES = 5
+MAX_IN_LINE = 10  # failures named in the one-line error; the reports list them all
 
 
 @dataclass
@@ -26,7 +27,8 @@ class ValidationResult:
     def one_line(self) -> str:
         parts = [f"column '{f['column']}' {f['check']} ({f['count']} rows, e.g. {', '.join(map(str, f['examples']))})"
                  if f["count"] else f"column '{f['column']}': {f['check']}" for f in self.failures]
-        return f"{len(self.failures)} check(s) failed: " + "; ".join(parts)
+        more = f"; … {len(parts) - MAX_IN_LINE} more in the report" if len(parts) > MAX_IN_LINE else ""
+        return f"{len(self.failures)} check(s) failed: " + "; ".join(parts[:MAX_IN_LINE]) + more
 
 
 _STRUCTURAL = {

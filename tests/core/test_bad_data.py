@@ -167,3 +167,30 @@ def test_failed_reruns_leave_no_stale_metrics_comparison_or_report(with_model: W
     assert_one_line_error(compare, "'internet_service'")
     assert_one_line_error(render, "not found")
     assert [name for name, path in stale.items() if path.exists()] == []
+
+
+def test_validation_json_keeps_every_failure_that_the_summary_table_leaves_out(workspace: Workspace) -> None:
+    from ml.errors import DataError
+    from ml.report import MAX_FAILURES
+    from ml.steps import validate_step
+    from ml.validation import MAX_IN_LINE
+    from tests.core.conftest import params_of
+
+    ws = workspace
+    extra = MAX_FAILURES + 10
+    frame = pd.read_csv(ws.data).assign(**{f"extra_{i}": 1 for i in range(extra)})
+    frame["contract"] = frame["contract"].astype(object)
+    frame.loc[[3, 4], "contract"] = "weekly"
+    frame.to_csv(ws.data, index=False)
+
+    with pytest.raises(DataError, match="extra_0") as error:
+        validate_step(params_of(ws), ws.reports)
+    assert str(error.value).endswith(f"; … {extra + 1 - MAX_IN_LINE} more in the report")  # one readable line
+    assert "extra_9'" in str(error.value) and "extra_10'" not in str(error.value)
+
+    failures = json.loads((ws.reports / "validation.json").read_text())["failures"]
+    assert len(failures) == extra + 1
+    summary = (ws.reports / "validation.md").read_text()
+    assert sum(line.startswith("| `") for line in summary.splitlines()) == MAX_FAILURES
+    assert f"…{extra + 1 - MAX_FAILURES} more failures not shown" in summary
+    assert f"has all {extra + 1}." in summary

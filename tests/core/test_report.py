@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 
+import pandas as pd
 import pytest
 
 from ml.report import MARKER, write_pr_reports
@@ -31,6 +32,25 @@ def second_round(tmp_path_factory, sample_csv, trained_model) -> tuple[Workspace
     shutil.copytree(trained_model, ws.model)
     promote_in_process(ws)
     ws.edit_params(lambda raw: raw["model"]["params"].update(max_iter=40, learning_rate=0.05))
+    train_in_process(ws)
+    return (ws, *run_steps(ws))
+
+
+@pytest.fixture(scope="module")
+def regression_round(tmp_path_factory, sample_csv) -> tuple[Workspace, str, str, dict]:
+    """second_round for a regression of monthly_charges: champion v1, then a retrained challenger. Read-only."""
+    def regression(raw: dict) -> None:
+        raw["features"].pop("monthly_charges")
+        raw.update(task="regression", target="monthly_charges")
+        raw["model"] = {"class": "sklearn.ensemble.HistGradientBoostingRegressor", "params": {"max_iter": 50}}
+        raw["metrics"] = {"primary": {"name": "rmse", "direction": "minimize"}, "guardrails": {"mae": 0.5}}
+
+    ws = make_workspace(tmp_path_factory.mktemp("regression") / "ws", sample_csv)
+    ws.edit_params(regression)
+    pd.read_csv(ws.data).drop(columns="churned").to_csv(ws.data, index=False)
+    train_in_process(ws)
+    promote_in_process(ws)
+    ws.edit_params(lambda raw: raw["model"]["params"].update(max_iter=20))
     train_in_process(ws)
     return (ws, *run_steps(ws))
 
@@ -108,15 +128,15 @@ def test_render_report_script_writes_both_files_and_refuses_mismatched_reports(s
 
 
 def test_reports_are_strict_json_when_a_metric_is_undefined(tmp_path) -> None:
-    """A one-vs-rest ROC AUC on a holdout that lacks a class is NaN; the file says null, which every parser reads."""
+    """ROC AUC on a holdout with a single class is NaN; the file says null, which every parser reads."""
     import numpy as np
 
     from ml.evaluate import Outputs
     from ml.fileio import write_json_atomic
     from ml.weighted_metrics import point_scores
 
-    proba = np.array([[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.8, 0.1]])
-    scores = point_scores(np.array([0, 1, 0, 1]), Outputs(proba.argmax(axis=1), proba, (0, 1, 2)), "classification")
+    proba = np.array([[0.7, 0.2, 0.1], [0.6, 0.3, 0.1]])
+    scores = point_scores(np.array([0, 0]), Outputs(proba.argmax(axis=1), proba, (0, 1, 2)), "classification")
     assert np.isnan(scores["roc_auc"]) and scores["accuracy"] == 1.0
     path = write_json_atomic(tmp_path / "metrics.json", {"metrics": scores, "ci": (float("-inf"), 0.5)})
 
@@ -313,6 +333,71 @@ def test_a_huge_report_fits_githubs_limit_and_keeps_its_footer() -> None:
     largest = max((matrix[i][j], -i, -j) for i in range(200) for j in range(200) if i != j)
     assert table_row(comment, f"| class-{-largest[1]} | class-{-largest[2]} |")[2] == str(largest[0])
     assert sum(line.startswith("| class-") for line in comment.splitlines()) == 20
+
+
+def trailing_whitespace(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line != line.rstrip()]
+
+
+@pytest.mark.parametrize("run", ["second_round", "regression_round"])
+def test_no_rendered_line_ends_with_whitespace(run, request) -> None:
+    """Trailing spaces are a hard line break in markdown, and a diff of the committed reports full of noise."""
+    ws, comment, summary, _ = request.getfixturevalue(run)
+    validation_md = (ws.reports / "validation.md").read_text()
+    invalid = {"ok": False, "data": "data/x.csv", "target": "y", "rows": 10, "failures": [
+        {"column": "a", "check": "is missing from the data", "count": 0, "examples": []}]}
+    from ml.report import render_invalid_data_report, render_validation
+
+    rendered = {"comment": comment, "summary": summary, "validation.md": validation_md,
+                "invalid comment": render_invalid_data_report(invalid, None),
+                "invalid summary": render_invalid_data_report(invalid, None, sticky=False),
+                "invalid validation.md": render_validation(invalid)}
+    assert {name: trailing_whitespace(text) for name, text in rendered.items()} == dict.fromkeys(rendered, [])
+
+
+def test_many_classes_render_without_trailing_whitespace() -> None:
+    labels = [f"class-{i}" for i in range(30)]
+    comment = render(comparison_of(), {"labels": labels, "matrix": [[i + j for j in range(30)] for i in range(30)]})
+    assert "largest confusions" in comment and trailing_whitespace(comment) == []
+
+
+def invalid_report(failures: int) -> dict:
+    """A validation.json of many failing columns, each with a long name and long examples; row counts vary."""
+    return {"ok": False, "data": "data/x.csv", "target": "y", "rows": 10_000, "failures": [
+        {"column": f"column_{i}_" + "x" * 300, "check": "must be one of the allowed values " + "v" * 200,
+         "count": (i * 37) % 1000, "examples": [repr("e" * 200 + str(j)) for j in range(5)]}
+        for i in range(failures)]}
+
+
+def test_a_huge_invalid_data_report_shows_the_worst_failures_and_fits_githubs_limit() -> None:
+    from ml.github.markers import MAX_BODY, with_marker
+    from ml.report import MAX_FAILURES, render_invalid_data_report
+
+    validation = invalid_report(2000)
+    comment = render_invalid_data_report(validation, "0" * 40)
+
+    assert len(comment) < MAX_BODY and with_marker(comment, MARKER) == comment
+    assert comment.startswith(MARKER + "\n") and comment.rstrip().endswith("<sub>Commit `000000000000`</sub>")
+    rows = [cells(line) for line in comment.splitlines() if line.startswith("| `column_")]
+    assert len(rows) == MAX_FAILURES
+    counts = [int(row[2] or 0) for row in rows]
+    column_level = sum(f["count"] == 0 for f in validation["failures"])
+    assert counts[:column_level] == [0] * column_level  # a missing or unknown column breaks every row: first
+    assert counts[column_level:] == sorted(counts[column_level:], reverse=True)
+    assert counts[column_level] == max(f["count"] for f in validation["failures"])
+    assert (f"…{2000 - MAX_FAILURES} more failures not shown; reports/validation.json (also in the workflow "
+            "artifacts) has all 2000.") in comment
+    assert len(validation["failures"]) == 2000
+
+
+def test_a_small_invalid_data_report_shows_every_failure_in_order() -> None:
+    from ml.report import render_validation
+
+    validation = invalid_report(3)
+    report = render_validation(validation)
+    rows = [cells(line) for line in report.splitlines() if line.startswith("| `column_")]
+    assert [row[2] for row in rows] == ["", "74", "37"]  # the column-level failure first, then the most rows
+    assert "more failures" not in report
 
 
 def test_the_model_card_compares_with_the_champion_it_replaced(with_champion: Workspace) -> None:
