@@ -1,18 +1,21 @@
 """Draft the features block of params.yaml from a data file: the first step of adopting a dataset, done for you.
 
-Types, nullability and categories come straight from the data. Numeric ranges are the observed ones rounded
-outward at a tenth of their span's magnitude (age 19..79 → 19..79, charges 18.3..118.7 → 10..120): a draft for a
-human to widen to what the domain allows, since validation and the model server reject values outside them.
+Types, nullability and categories come straight from the data, except where params.yaml already declares a type
+the data fits: whole numbers may be category codes (zip codes), 0/1 flags or floats that happen to be whole, which
+the data alone cannot tell from ints. Numeric ranges are the observed ones rounded outward at a tenth of their
+span's magnitude (age 19..79 → 19..79, charges 18.3..118.7 → 10..120): a draft for a human to widen to what the
+domain allows, since validation and the model server reject values outside them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ml.data import FALSE_WORDS, TRUE_WORDS
+from ml.data import FALSE_WORDS, TRUE_WORDS, category_strings
 from ml.errors import DataError
 
 MAX_CLASSES = 20  # an integer target with at most this many distinct values is taken as class labels
@@ -41,16 +44,27 @@ def nice_bounds(low: float, high: float, integer: bool) -> tuple[float, float]:
     return (int(lo), int(hi)) if step >= 1 else (lo, hi)
 
 
-def _numeric_spec(name: str, numbers: pd.Series, rows: int, notes: list[str]) -> dict:
-    """numbers: the column's non-missing numbers (or just the distinct ones); rows: the column's length."""
-    integer = bool((numbers % 1 == 0).all())
+def _numeric_spec(name: str, numbers: pd.Series, rows: int, notes: list[str], declared: str | None) -> dict:
+    """numbers: the column's non-missing numbers (or just the distinct ones); rows: the column's length. A column
+    declared bool stays bool while it holds 0/1 only, one declared float stays float over whole numbers."""
+    if declared == "bool" and numbers.isin((0, 1)).all():
+        return {"type": "bool"}
+    integer = declared != "float" and bool((numbers % 1 == 0).all())
     low, high = nice_bounds(float(numbers.min()), float(numbers.max()), integer)
     if numbers.nunique() == rows > MAX_CLASSES:
         notes.append(f"{name}: a different value in every row; if it is an identifier, remove it from the data")
     return {"type": "int" if integer else "float", "min": low, "max": high}
 
 
-def _text_spec(name: str, values: pd.Series, rows: int, notes: list[str]) -> dict:
+def _category_spec(values: pd.Series) -> dict:
+    """The distinct values as validation names them (a code read as 2.0 is "2"), codes in numeric order."""
+    distinct = pd.Series(values.unique())
+    if not pd.api.types.is_numeric_dtype(distinct):
+        distinct = distinct.astype("string")
+    return {"type": "category", "values": category_strings(distinct.sort_values()).tolist()}
+
+
+def _text_spec(name: str, values: pd.Series, rows: int, notes: list[str], declared: str | None) -> dict:
     """A text column is booleans, numbers with a few typos, or categories; each distinct text is parsed once."""
     counts = values.astype("string").value_counts(sort=False)
     distinct = counts.index.to_series(index=range(len(counts)))
@@ -63,28 +77,32 @@ def _text_spec(name: str, values: pd.Series, rows: int, notes: list[str]) -> dic
         if text_rows:
             notes.append(f"{name}: {text_rows} values are not numbers (such as {distinct[text].iloc[0]!r}); "
                          "validation will list them")
-        return _numeric_spec(name, numbers.dropna(), rows, notes)
+        return _numeric_spec(name, numbers.dropna(), rows, notes, declared)
     if len(counts) > MAX_CLASSES and len(counts) > IDENTIFIER_SHARE * len(values):
         raise DataError(f"column '{name}' has {len(counts)} distinct text values in {len(values)} rows: "
                         "an identifier or free text is not a feature; remove it from the data or "
                         "derive features from it")
-    return {"type": "category", "values": sorted(distinct)}
+    return _category_spec(distinct)
 
 
-def infer_feature(name: str, series: pd.Series, notes: list[str]) -> dict:
-    """The params.yaml spec of one column; DataError for columns that cannot be features (empty, identifiers)."""
+def infer_feature(name: str, series: pd.Series, notes: list[str], declared: str | None = None) -> dict:
+    """The params.yaml spec of one column, of the `declared` type where the data fits it; DataError for columns
+    that cannot be features (empty, identifiers)."""
     values = series.dropna()
     if values.empty:
         raise DataError(f"column '{name}' is empty in every row: remove it from the data")
     if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
         raise DataError(f"column '{name}' holds dates or times, which are not a feature type: derive features "
                         "from it (day of week, age in days) or remove it from the data")
-    if pd.api.types.is_bool_dtype(values):
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if declared == "category" and not (numeric and (values % 1 != 0).any()):  # codes are whole numbers
+        spec = _category_spec(values)
+    elif pd.api.types.is_bool_dtype(values):
         spec = {"type": "bool"}
-    elif pd.api.types.is_numeric_dtype(values):
-        spec = _numeric_spec(name, values.astype(float), len(series), notes)
+    elif numeric:
+        spec = _numeric_spec(name, values.astype(float), len(series), notes, declared)
     else:
-        spec = _text_spec(name, values, len(series), notes)
+        spec = _text_spec(name, values, len(series), notes, declared)
     if len(values) < len(series):
         spec["nullable"] = True
     if values.nunique() == 1:
@@ -102,8 +120,10 @@ def infer_task(target: pd.Series) -> str:
     return "classification" if values.nunique() <= MAX_CLASSES else "regression"
 
 
-def draft_features(frame: pd.DataFrame, target: str, task: str | None = None) -> Draft:
-    """Every column but the target becomes a feature: the schema is strict, so every column must be declared."""
+def draft_features(frame: pd.DataFrame, target: str, task: str | None = None,
+                   declared: Mapping[str, str] | None = None) -> Draft:
+    """Every column but the target becomes a feature: the schema is strict, so every column must be declared.
+    `declared` (column → type) is what params.yaml says already: re-drafting keeps it where the data fits."""
     if target not in frame.columns:
         shown = ", ".join(map(str, frame.columns[:8])) + (", …" if len(frame.columns) > 8 else "")
         raise DataError(f"target '{target}' is not a column of the data (columns: {shown})")
@@ -119,8 +139,9 @@ def draft_features(frame: pd.DataFrame, target: str, task: str | None = None) ->
                            "those rows from the data")
     if draft.task == "classification" and labels.nunique() < 2:
         raise DataError(f"target '{target}' has a single class; a classifier needs at least two")
+    declared = declared or {}
     for name in frame.columns.drop(target):
-        draft.features[str(name)] = infer_feature(str(name), frame[name], draft.notes)
+        draft.features[str(name)] = infer_feature(str(name), frame[name], draft.notes, declared.get(str(name)))
     if not draft.features:
         raise DataError(f"the data has no column besides the target '{target}'")
     return draft

@@ -117,16 +117,25 @@ class _Lines:
         return "\n".join(self.lines) + "\n"
 
 
+def declared_types(raw: Any) -> dict[str, str]:
+    """Feature → the type params.yaml declares for it, so re-drafting drafts each column as what you said it is."""
+    declared = _mapping(raw, "features") if isinstance(raw, dict) else {}
+    return {str(name): spec["type"] for name, spec in declared.items()
+            if isinstance(spec, dict) and isinstance(spec.get("type"), str)}
+
+
 def keep_declared(declared: Any, drafted: dict[str, dict]) -> tuple[dict[str, dict], list[str], list[str]]:
     """(features, kept, changes): the drafted features, except that a column already declared with the same type
     keeps its spec (widened ranges, category order, nullability), widened only as far as the data needs:
-    re-drafting keeps your edits. `kept` names those columns."""
+    re-drafting keeps your edits. `kept` names those columns; a declared type the data no longer fits is named."""
     declared = declared if isinstance(declared, dict) else {}
-    features, widened, kept = {}, [], []
+    features, widened, kept, retyped = {}, [], [], []
     for name, spec in drafted.items():
         before = declared.get(name)
         if not isinstance(before, dict) or before.get("type") != spec["type"]:
             features[name] = spec
+            if isinstance(before, dict):
+                retyped.append(f"{name} ({before.get('type')} → {spec['type']})")
             continue
         merged = dict(before)
         if "min" in before and spec["min"] < before["min"]:
@@ -145,6 +154,8 @@ def keep_declared(declared: Any, drafted: dict[str, dict]) -> tuple[dict[str, di
             widened.append(name)
     changes = [f"features: {len(kept)} kept as declared"
                + (f", widened to the data: {', '.join(widened)}" if widened else "")] if kept else []
+    if retyped:
+        changes.append(f"features: {len(retyped)} redrafted, the data no longer fits their type: {', '.join(retyped)}")
     dropped = [name for name in declared if name not in drafted]
     if dropped:
         changes.append(f"features: {len(dropped)} dropped, not columns of the data")

@@ -126,18 +126,44 @@ def _draw(summary: Any, rows: int, rng: np.random.Generator) -> np.ndarray:
     return values
 
 
+def _moved(values: np.ndarray, step: float, feature: Feature, rng: np.random.Generator) -> np.ndarray:
+    """values + step within the feature's min/max (as the server's validation keeps them); an int is rounded at
+    random, up with the chance of its fraction, so a step under half a unit moves the mean instead of nothing."""
+    low = -np.inf if feature.min is None else feature.min
+    high = np.inf if feature.max is None else feature.max
+    moved = np.clip(values + step, low, high)
+    if feature.type == "int":
+        moved = np.floor(moved) + (rng.random(moved.size) < moved % 1)
+    return moved
+
+
+def _shift(values: np.ndarray, feature: Feature, sigmas: float, rng: np.random.Generator) -> np.ndarray:
+    """values shifted by `sigmas` standard deviations (a constant column's unit is the detector's, max(|mean|, 1)).
+    When min/max absorbs most of the shift (values piled against it, a 0/1 flag that is mostly 1), the shift goes
+    the other way if that moves the mean further: a drift simulation must move the column on any data."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return values
+    mean = finite.mean()
+    step = sigmas * (finite.std() or max(abs(mean), 1.0))
+
+    def change(moved: np.ndarray) -> float:
+        return abs(np.nanmean(moved) - mean)
+
+    moved = _moved(values, step, feature, rng)
+    if change(moved) < abs(step) / 2:
+        moved = max(moved, _moved(values, -step, feature, rng), key=change)
+    return moved
+
+
 def apply_drift(frame: pd.DataFrame, features: tuple[Feature, ...], spec: DriftSpec,
                 rng: np.random.Generator) -> pd.DataFrame:
-    """Shift means (clipped to the feature's min/max, like the server's validation would), add a new category
-    to a share of rows, blank a share of rows; each on its own random rows."""
+    """Shift means (kept in the feature's min/max: see _shift), add a new category to a share of rows, blank a
+    share of rows; each on its own random rows."""
     frame = frame.copy()
     by_name = {f.name: f for f in features}
     for name, sigmas in spec.shift_mean.items():
-        values = frame[name].to_numpy(dtype=np.float64)
-        scale = np.nanstd(values) if np.isfinite(values).any() else 0.0
-        shifted = np.clip(values + sigmas * scale, by_name[name].min if by_name[name].min is not None else -np.inf,
-                          by_name[name].max if by_name[name].max is not None else np.inf)
-        frame[name] = np.round(shifted) if by_name[name].type == "int" else shifted
+        frame[name] = _shift(frame[name].to_numpy(dtype=np.float64), by_name[name], sigmas, rng)
     for name, share in spec.new_category.items():
         chosen = rng.random(len(frame)) < share
         frame[name] = np.where(chosen, NEW_CATEGORY, frame[name].to_numpy(dtype=object))

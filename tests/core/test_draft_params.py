@@ -186,10 +186,38 @@ def test_redrafting_matches_declared_categories_as_training_does(fork, sample_cs
     assert features["tier"] == {"type": "category", "values": [1.0, 2.0, "gold", "3"]}
 
 
+def test_redrafting_keeps_declared_types_the_data_alone_cannot_tell(fork, sample_csv):
+    """Whole numbers may be category codes, 0/1 flags or floats that happen to be whole: each declared type stays,
+    widened to new values as validation names them (a column of codes with gaps is read as floats, 4.0 is "4")."""
+    frame = read_table(sample_csv)
+    rows = np.arange(len(frame))
+    frame["plan_code"] = np.where(rows % 7 == 0, np.nan, rows % 4 + 1)
+    frame["zip"] = np.array([10115, 20095, 80331, 50667])[rows % 4]
+    frame["promo"] = rows % 2
+    frame["discount"] = rows % 12
+    frame.to_csv(fork / "data" / "churn.csv", index=False)
+    declared = ("  plan_code: {type: category, values: [1, 2, 3], nullable: true}\n"
+                "  zip: {type: category, values: ['10115', '20095', '80331']}\n"
+                "  promo: {type: bool}\n"
+                "  discount: {type: float, min: 0, max: 10}\n")
+    text = (fork / "params.yaml").read_text()
+    (fork / "params.yaml").write_text(text.replace("features:\n", f"features:\n{declared}", 1))
+
+    run = assert_ok(run_script("draft_params.py", "data/churn.csv", "--target", "churned", "--write", cwd=fork))
+    assert "15 kept as declared, widened to the data: plan_code, zip, discount" in run.stderr
+    assert "redrafted" not in run.stderr
+    features = yaml.safe_load((fork / "params.yaml").read_text())["features"]
+    assert features["plan_code"] == {"type": "category", "values": [1, 2, 3, "4"], "nullable": True}
+    assert features["zip"] == {"type": "category", "values": ["10115", "20095", "80331", "50667"]}
+    assert features["promo"] == {"type": "bool"}
+    assert features["discount"] == {"type": "float", "min": 0, "max": 11}
+    assert_ok(run_script("validate_data.py", cwd=fork))
+
+
 def test_redrafting_keeps_the_comments_of_the_features_it_keeps(fork, sample_csv):
     frame = read_table(sample_csv)
     frame.loc[:9, "tenure_months"] = 90
-    frame["region"] = frame["support_tickets"]  # now numbers: redrafted, so its comment no longer applies
+    frame["region"] = frame["monthly_charges"]  # now measurements: redrafted, so its comment no longer applies
     frame.to_csv(fork / "data" / "churn.csv", index=False)
     text = (fork / "params.yaml").read_text()
     for name, comment in (("tenure_months", "# my domain range"), ("monthly_charges", "# in euros"),
@@ -200,6 +228,7 @@ def test_redrafting_keeps_the_comments_of_the_features_it_keeps(fork, sample_csv
 
     run = assert_ok(run_script("draft_params.py", "data/churn.csv", "--target", "churned", "--write", cwd=fork))
     assert "10 kept as declared, widened to the data: tenure_months" in run.stderr
+    assert "1 redrafted, the data no longer fits their type: region (category → float)" in run.stderr
     lines = {line.split(":")[0].strip(): line for line in _blocks((fork / "params.yaml").read_text())["features"]
              .splitlines()}
     assert lines["tenure_months"] == "  tenure_months:      {type: int, min: 0, max: 90}  # my domain range"

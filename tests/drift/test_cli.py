@@ -99,12 +99,20 @@ def adopted_dataset(name: str) -> tuple[pd.DataFrame, str]:
         frame = load_breast_cancer(as_frame=True).frame
         frame.columns = [column.replace(" ", "_") for column in frame.columns]
         return frame, "target"
+    if name == "flags":  # 0/1 and 0..2 ints and a category: a plain 1σ shift is rounded or clipped away
+        rng, rows = np.random.default_rng(5), 3000
+        shares = {"has_phone": 0.95, "is_member": 0.5, "paperless": 0.2, "autopay": 0.7}
+        frame = pd.DataFrame({column: (rng.random(rows) < share).astype(int) for column, share in shares.items()})
+        frame["children"] = rng.choice([0, 1, 2], rows, p=[0.1, 0.2, 0.7])
+        frame["plan"] = rng.choice(["basic", "plus", "pro"], rows)
+        frame["target"] = rng.integers(0, 2, rows)
+        return frame, "target"
     frame = load_diabetes(as_frame=True, scaled=False).frame  # 10 features, one of them a category
     frame["sex"] = frame["sex"].map({1.0: "f", 2.0: "m"})
     return frame, "target"
 
 
-@pytest.mark.parametrize("dataset", ["breast-cancer", "diabetes"])
+@pytest.mark.parametrize("dataset", ["breast-cancer", "diabetes", "flags"])
 def test_typical_drift_trips_the_dataset_rule_on_adopted_data(dataset: str, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """draft_params.py leaves drift.critical_columns empty: typical drift alone must move enough columns."""
