@@ -7,6 +7,7 @@ column → the null rate. The model's score (or label) distribution is one more 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 from ml.drift import stats
 from ml.drift.config import DriftConfig
 from ml.drift.profile import DataProfile
+from ml.drift.report import md_value
 from ml.drift.summary import CategorySummary, ColumnSummary, NumericSummary
 from ml.drift.verdict import benjamini_hochberg, dataset_verdict
 from ml.params import Feature
@@ -95,8 +97,8 @@ def _ks_check(ref: NumericSummary, cur: NumericSummary, config: DriftConfig) -> 
     return {"test": "ks", "statistic": statistic, "p_value": p_value, "effect_size": wasserstein / scale,
             "effect": "wasserstein / reference std", "threshold": config.numeric_effect,
             "psi": stats.psi(ref.sample, cur.sample),
-            "change": f"mean {ref.mean:.4g} → {cur.mean:.4g} ({shift:+.2f} σ), "
-                      f"median {medians[0]:.4g} → {medians[1]:.4g}"}
+            **_change(lambda _: f"mean {ref.mean:.4g} → {cur.mean:.4g} ({shift:+.2f} σ), "
+                                f"median {medians[0]:.4g} → {medians[1]:.4g}")}
 
 
 def _chi_square_check(ref: CategorySummary, cur: CategorySummary, config: DriftConfig) -> dict[str, Any]:
@@ -104,15 +106,15 @@ def _chi_square_check(ref: CategorySummary, cur: CategorySummary, config: DriftC
     ref_counts = np.array([ref.counts.get(label, 0) for label in labels], dtype=np.float64)
     cur_counts = np.array([cur.counts.get(label, 0) for label in labels], dtype=np.float64)
     statistic, p_value = stats.chi_square(ref_counts, cur_counts)
-    change = ""
+    moved = _change(lambda _: "")
     if labels and ref_counts.sum() and cur_counts.sum():
         deltas = cur_counts / cur_counts.sum() - ref_counts / ref_counts.sum()
         top = int(np.argmax(np.abs(deltas)))
-        change = (f"share of '{labels[top]}' {ref_counts[top] / ref_counts.sum():.1%} → "
-                  f"{cur_counts[top] / cur_counts.sum():.1%}")
+        moved = _change(lambda quote: f"share of {quote(labels[top])} {ref_counts[top] / ref_counts.sum():.1%} → "
+                                      f"{cur_counts[top] / cur_counts.sum():.1%}")
     return {"test": "chi_square", "statistic": statistic, "p_value": p_value,
             "effect_size": stats.js_distance(ref_counts, cur_counts), "effect": "jensen-shannon distance",
-            "threshold": config.categorical_effect, "change": change}
+            "threshold": config.categorical_effect, **moved}
 
 
 def _unseen_check(ref: CategorySummary, cur: CategorySummary, config: DriftConfig) -> dict[str, Any]:
@@ -120,11 +122,15 @@ def _unseen_check(ref: CategorySummary, cur: CategorySummary, config: DriftConfi
     hits = sum(unseen.values())
     z, p_value = stats.two_proportions(0, ref.count, hits, cur.count)
     share = hits / cur.count if cur.count else 0.0
-    shown = ", ".join(f"'{label}' ({count / cur.count:.1%})"
-                      for label, count in sorted(unseen.items(), key=lambda item: -item[1])[:5])
+    top = sorted(unseen.items(), key=lambda item: -item[1])[:5]
+
+    def describe(quote: Callable[[str], str]) -> str:
+        shown = ", ".join(f"{quote(label)} ({count / cur.count:.1%})" for label, count in top)
+        return f"{share:.1%} of values never seen in the reference: {shown}" if hits else "no unseen values"
+
     return {"test": "unseen_values", "statistic": z, "p_value": p_value, "effect_size": share,
             "effect": "share of current values never seen in the reference", "threshold": config.unseen_share,
-            "change": f"{share:.1%} of values never seen in the reference: {shown}" if hits else "no unseen values"}
+            **_change(describe)}
 
 
 def _null_check(ref: ColumnSummary, cur: ColumnSummary, config: DriftConfig) -> dict[str, Any]:
@@ -132,7 +138,14 @@ def _null_check(ref: ColumnSummary, cur: ColumnSummary, config: DriftConfig) -> 
     before, after = ref.nulls / max(ref.rows, 1), cur.nulls / max(cur.rows, 1)
     return {"test": "null_rate", "statistic": z, "p_value": p_value, "effect_size": abs(after - before),
             "effect": "absolute change in null rate", "threshold": config.null_rate_change,
-            "change": f"null rate {before:.1%} → {after:.1%}"}
+            **_change(lambda _: f"null rate {before:.1%} → {after:.1%}")}
+
+
+def _change(describe: Callable[[Callable[[str], str]], str]) -> dict[str, str]:
+    """What moved, in words, written twice: quoting category values plainly (drift.json; drift.html escapes it), and
+    as inert code for drift.md, which goes into a GitHub issue: the values are whatever clients sent the model
+    server, and must not mention anyone, link, embed images or add markup there."""
+    return {"change": describe(lambda value: f"'{value}'"), "change_md": describe(md_value)}
 
 
 def _settle(column: dict[str, Any]) -> None:
@@ -143,7 +156,8 @@ def _settle(column: dict[str, Any]) -> None:
     column["drifted"] = bool(drifted)
     tests = {check["test"] for check in drifted}
     said = [check for check in drifted if not (check["test"] == "chi_square" and "unseen_values" in tests)]
-    column["change"] = "; ".join(check["change"] for check in said) if drifted else (main or {}).get("change", "")
+    for key in ("change", "change_md"):
+        column[key] = "; ".join(check[key] for check in said) if drifted else (main or {}).get(key, "")
     for key in ("test", "statistic", "p_value", "p_adjusted", "effect_size"):
         column[key] = main[key] if main else None
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -10,12 +12,40 @@ from ml.drift import svg
 
 TEST_NAMES = {"ks": "KS", "chi_square": "chi-square", "unseen_values": "unseen values", "null_rate": "null rate"}
 INLINE_MARKDOWN = re.compile(r"\*\*(?P<bold>.+?)\*\*|`(?P<code>[^`]+)`")
+# Letters and digits joined by - or _: no markdown, mention, link or emoji syntax, and an underscore inside a word
+# is never emphasis. Column names like this stay plain text in drift.md; any other data goes in a code span.
+PLAIN_WORD = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?")
+MAX_SHOWN = 80  # characters of one data value in drift.md; drift.html shows it whole
 
 
-def title(result: dict[str, Any]) -> str:
-    """One line: the issue title and the CLI's summary."""
+def md_code(text: str, limit: int | None = MAX_SHOWN) -> str:
+    """Data as a code span, where GitHub renders no mention, link, image, HTML or emphasis."""
+    return f"`{_inert(text, limit) or ' '}`"
+
+
+def md_name(name: str) -> str:
+    """A column name for drift.md: as it is when it is a plain word, else as code."""
+    return name if PLAIN_WORD.fullmatch(name) and len(name) <= MAX_SHOWN else md_code(name)
+
+
+def md_value(value: str) -> str:
+    """A category value for drift.md: quoted and always code, since any client of the model server can send one."""
+    return f"`'{_inert(value, MAX_SHOWN)}'`"
+
+
+def _inert(text: str, limit: int | None) -> str:
+    """Text that cannot leave a code span: backticks (which would close it) become quotes; whitespace and control
+    characters (which could end the line, the table row or the paragraph) collapse into single spaces."""
+    spaced = "".join(" " if unicodedata.category(char)[0] in "CZ" else char for char in text.replace("`", "'"))
+    shown = " ".join(spaced.split())
+    return shown[:limit - 1] + "…" if limit is not None and len(shown) > limit else shown
+
+
+def title(result: dict[str, Any], name: Callable[[str], str] = str) -> str:
+    """One line: the report's heading and the CLI's summary, each column shown by `name`."""
     verdict = result["verdict"]
-    drifted = verdict["drifted_columns"] + (["prediction"] if verdict.get("prediction_drifted") else [])
+    drifted = [name(column) for column in verdict["drifted_columns"]]
+    drifted += ["prediction"] if verdict.get("prediction_drifted") else []
     if result["dataset_drift"]:
         return f"Data drift: {', '.join(drifted)}"
     if drifted:
@@ -40,8 +70,18 @@ def _main_check(column: dict[str, Any]) -> dict[str, Any] | None:
     return next((check for check in column["checks"] if check["test"] == column["test"]), None)
 
 
-def _md_cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def _md_cell(text: str) -> str:
+    """GFM ends a table cell at every unescaped |, even inside a code span."""
+    return text.replace("|", "\\|")
+
+
+def _md_reasons(verdict: dict[str, Any]) -> str:
+    """verdict.py's sentences name the critical columns that drifted: shown as they are while those names are
+    plain words, else each sentence as code."""
+    if not verdict["reasons"]:
+        return "no rule met"
+    plain = all(md_name(name) == name for name in verdict["critical_drifted"])
+    return "; ".join(verdict["reasons"] if plain else (md_code(reason, limit=None) for reason in verdict["reasons"]))
 
 
 def next_steps(result: dict[str, Any]) -> list[str]:
@@ -51,7 +91,7 @@ def next_steps(result: dict[str, Any]) -> list[str]:
     for column in drifted:
         for check in column["checks"]:
             if check["drifted"]:
-                by_test.setdefault(check["test"], []).append(column["column"])
+                by_test.setdefault(check["test"], []).append(md_name(column["column"]))
     steps = []
     if "null_rate" in by_test:
         steps.append(f"**Null spike in {', '.join(by_test['null_rate'])}**: usually a broken upstream feed (a renamed "
@@ -85,11 +125,10 @@ def render_markdown(result: dict[str, Any]) -> str:
     columns = result["columns"]
     drifted = [column for column in columns if column["drifted"]]
     icon = "🔴" if result["dataset_drift"] else ("🟡" if drifted else "🟢")
-    lines = [f"## {icon} {title(result)}", ""]
-    reasons = "; ".join(verdict["reasons"]) if verdict["reasons"] else "no rule met"
-    lines.append(f"**Verdict:** {'drift' if result['dataset_drift'] else 'no drift'} ({reasons}).")
-    lines.append(f"Compared {result['current']['rows']:,} current rows (`{result['current']['source']}`) with "
-                 f"{result['reference']['rows']:,} reference rows (`{result['reference']['source']}`) at "
+    lines = [f"## {icon} {title(result, md_name)}", ""]
+    lines.append(f"**Verdict:** {'drift' if result['dataset_drift'] else 'no drift'} ({_md_reasons(verdict)}).")
+    lines.append(f"Compared {result['current']['rows']:,} current rows ({md_code(result['current']['source'])}) "
+                 f"with {result['reference']['rows']:,} reference rows ({md_code(result['reference']['source'])}) at "
                  f"{result['checked_at']}; Benjamini-Hochberg FDR {result['config']['fdr']:g} across "
                  f"{sum(len(column['checks']) for column in columns)} tests.")
     lines.append("")
@@ -99,8 +138,8 @@ def render_markdown(result: dict[str, Any]) -> str:
         also = " and the model's prediction" if len(drifted_features) < len(drifted) else ""
         lines += [f"### Drifted columns ({len(drifted_features)} of {len(features)} features{also})", "",
                   "| Column | Type | Test | What moved | Effect (threshold) | p (BH) |", "|---|---|---|---|---|---|"]
-        lines += [f"| {_md_cell(c['column'])} | {c['type']} | {TEST_NAMES.get(c['test'], c['test'])} | "
-                  f"{_md_cell(c['change'])} | {effect(c)} | {p_value(c['p_adjusted'])} |" for c in drifted]
+        lines += [f"| {_md_cell(md_name(c['column']))} | {c['type']} | {TEST_NAMES.get(c['test'], c['test'])} | "
+                  f"{_md_cell(c['change_md'])} | {effect(c)} | {p_value(c['p_adjusted'])} |" for c in drifted]
         lines.append("")
     lines += ["### What to do next", ""] + [f"- {step}" for step in next_steps(result)] + [""]
     for note in result.get("notes", []):
@@ -110,7 +149,7 @@ def render_markdown(result: dict[str, Any]) -> str:
               "|---|---|---|---|---|---|---|---|"]
     for c in columns:
         statistic = "–" if c["statistic"] is None else f"{c['statistic']:.4g}"
-        lines.append(f"| {_md_cell(c['column'])} | {c['type']} | {'yes' if c['drifted'] else 'no'} | "
+        lines.append(f"| {_md_cell(md_name(c['column']))} | {c['type']} | {'yes' if c['drifted'] else 'no'} | "
                      f"{TEST_NAMES.get(c['test'], c['test'] or '–')} | {statistic} | {p_value(c['p_value'])} | "
                      f"{p_value(c['p_adjusted'])} | {effect(c)} |")
     lines += ["", "</details>", "", "The full report with charts is `drift.html` in this run's artifacts.", ""]

@@ -92,7 +92,7 @@ def test_the_report_is_self_contained_and_escapes_data(params: Params) -> None:
     assert "@import" not in html and "url(" not in html
     assert "weekly &lt;b&gt;&amp;" in html and "weekly <b>&" not in html
     assert html.count("<svg") >= 5  # histograms, category bars, the null-rate chart
-    assert "weekly <b>&" in render_markdown(drift_result(params))
+    assert "`'weekly <b>&'`" in render_markdown(drift_result(params))  # the raw value, but inert: as code
 
 
 class TagBalance(HTMLParser):
