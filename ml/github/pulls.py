@@ -1,4 +1,5 @@
-"""Find the pull request a head SHA belongs to, for workflow_run jobs that must not trust an artifact's PR number."""
+"""Find open pull requests: the one a head SHA belongs to (for workflow_run jobs that must not trust an artifact's PR
+number), or one from a branch family such as retrain/ (so drift.yml does not propose a second retraining)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,17 @@ def open_pulls_for_sha(client: GitHubClient, sha: str, head_label: str | None = 
             raise GitHubError(f"PR #{moved[0]['number']} has moved on from {sha[:12]} (its head is now "
                               f"{moved[0]['head']['sha'][:12]}): this report is outdated, not posting it")
     return numbers
+
+
+def open_pull_from_branches(client: GitHubClient, prefix: str) -> dict[str, Any] | None:
+    """An open PR whose head branch starts with `prefix` in this repository (a fork's branch of that name is someone
+    else's), or None."""
+    ours = client.settings.repository.lower()
+    for pull in client.paginate(client.repo_url("/pulls"), {"state": "open"}, permission=PERMISSION):
+        head = pull.get("head") or {}
+        if head.get("ref", "").startswith(prefix) and ((head.get("repo") or {}).get("full_name") or "").lower() == ours:
+            return pull
+    return None
 
 
 def resolve_pull(client: GitHubClient, sha: str, claimed: int | None = None, head_label: str | None = None) -> int:

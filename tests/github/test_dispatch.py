@@ -65,3 +65,50 @@ def test_bad_inputs_are_refused_before_calling_github(pairs: list[str], needle: 
 
 def test_inputs_keep_equals_signs_in_values() -> None:
     assert parse_inputs(["query=a=b", "empty="]) == {"query": "a=b", "empty": ""}
+
+
+RETRAIN = ("--workflow", "retrain.yml", "--ref", "main", "--input", "reason=drift", "--skip-if-open-pr", "retrain/")
+
+
+def test_an_open_retrain_pr_stops_the_next_dispatch_with_a_notice(gh: GitHubStandIn, tmp_path: Path) -> None:
+    gh.add_workflow("retrain.yml", inputs=("reason",))
+    for number in range(120):  # the open retrain PR is on the second page of open PRs (newest first)
+        gh.add_pull(head_ref=f"feature-{number}")
+    pull = gh.add_pull(head_ref="retrain/7-1", title="Retrain (drift)")
+    for number in range(120):
+        gh.add_pull(head_ref=f"later-{number}")
+    run = assert_ok(run_gh(gh, "dispatch_workflow.py", *RETRAIN, cwd=tmp_path))
+    assert gh.dispatches == []
+    notice = run.stdout.strip()
+    assert notice.startswith("::notice title=retrain.yml not dispatched::") and "\n" not in notice
+    assert f"PR #{pull['number']} from retrain/7-1 is still open ({pull['html_url']})" in notice
+
+
+def test_other_prs_do_not_stop_the_dispatch(gh: GitHubStandIn, tmp_path: Path) -> None:
+    gh.add_workflow("retrain.yml", inputs=("reason",))
+    gh.add_pull(head_ref="retrain/5-1", state="closed")  # merged or closed: a new retraining may be proposed
+    gh.add_pull(head_ref="retrain/6-1", head_owner="someone-else")  # a fork's branch of that name
+    gh.add_pull(head_ref="retraining-notes")
+    gh.add_pull(head_ref="feature/retrain/x")
+    run = assert_ok(run_gh(gh, "dispatch_workflow.py", *RETRAIN, cwd=tmp_path))
+    assert "/actions/runs/" in run.stdout and len(gh.dispatches) == 1
+    assert [r.op for r in gh.requests if r.op == "pulls/list"] == ["pulls/list"]
+
+
+def test_without_the_option_open_prs_are_not_listed(gh: GitHubStandIn, tmp_path: Path) -> None:
+    gh.add_workflow("retrain.yml")
+    gh.add_pull(head_ref="retrain/7-1")
+    assert_ok(run_gh(gh, "dispatch_workflow.py", "--workflow", "retrain.yml", "--ref", "main", cwd=tmp_path))
+    assert len(gh.dispatches) == 1 and all(r.op != "pulls/list" for r in gh.requests)
+
+
+def test_the_open_pr_check_is_planned_needs_a_prefix_and_a_permission(gh: GitHubStandIn, tmp_path: Path) -> None:
+    gh.add_workflow("retrain.yml", inputs=("reason",))
+    plan = assert_ok(run_gh(gh, "dispatch_workflow.py", *RETRAIN, "--dry-run", cwd=tmp_path, GITHUB_TOKEN=""))
+    assert f"1. GET /repos/{gh.repository}/pulls?state=open" in plan.stdout and "retrain/…" in plan.stdout
+    empty = run_gh(gh, "dispatch_workflow.py", *RETRAIN[:-1], " ", cwd=tmp_path)
+    assert_one_line_error(empty, "--skip-if-open-pr", "branch prefix")
+    gh.permissions = {"actions": "write"}
+    denied = run_gh(gh, "dispatch_workflow.py", *RETRAIN, cwd=tmp_path)
+    assert_one_line_error(denied, "403", "`pull-requests: read`")
+    assert gh.dispatches == []
