@@ -36,6 +36,13 @@ def write_outputs(values: Mapping[str, Any], env: Mapping[str, str] | None = Non
         click.echo(line)
 
 
+def notice(title: str, message: str) -> None:
+    """A notice on the run's summary page: a step that rightly does nothing says why without turning red. The
+    message is escaped as the runner expects, so it stays one annotation whatever it contains."""
+    escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    click.echo(f"::notice title={title}::{escaped}")
+
+
 def read_event(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The triggering event's payload; a missing or garbled file is a one-line error."""
     env = os.environ if env is None else env

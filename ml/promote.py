@@ -43,6 +43,17 @@ def already_promoted(comparison: dict) -> bool:
         champion.get(key) == challenger.get(key) for key in ("git_commit", "artifact_sha256"))
 
 
+def superseded(number: int, champion: ModelVersion) -> str | None:
+    """Why release vN must not be deployed, or None while it is the champion. drift.yml and the next gate take the
+    champion for production's model, so a re-run of an older run's deploy would leave them judging another one."""
+    if number == champion.version:
+        return None
+    if number < champion.version:
+        return (f"v{number} is no longer the champion ({champion.name} is): not deploying an older model; "
+                "use deploy.py rollback to go back deliberately")
+    return f"v{number} is no longer the champion (the registry was rolled back to {champion.name}): not deploying it"
+
+
 def _require_current_champion(compared: dict, champion: ModelVersion | None) -> None:
     """The gate judged the model against `compared`; once another champion is in place (this very comparison's
     model, promoted already) the verdict is stale. Version and artifact: a version may repeat an artifact."""

@@ -2,12 +2,12 @@
 
 import click
 
-from ml.actions import write_outputs
+from ml.actions import notice, write_outputs
 from ml.cli import one_line_errors, params_option
 from ml.errors import MLOpsError, RegistryError
 from ml.json_report import load_json_report
 from ml.params import load_params
-from ml.registry import open_registry
+from ml.registry import ModelVersion, open_registry
 
 
 @click.group()
@@ -49,10 +49,29 @@ def drift(report: str) -> None:
 @one_line_errors
 def champion(params_path: str) -> None:
     """version=vN and number=N of the registry's champion (release.yml: what was just promoted)."""
+    current = _current_champion(params_path)
+    write_outputs({"version": current.name, "number": current.version})
+
+
+@main.command()
+@click.option("--version", "number", type=int, required=True, help="The version this run released (MODEL_NUMBER).")
+@params_option
+@one_line_errors
+def deployable(number: int, params_path: str) -> None:
+    """deploy=true|false: false, with a notice, once the champion is another version (a re-run of an older run's
+    deploy job must not put its model over the newer one). Not a failure: the newer run deploys the champion."""
+    from ml.promote import superseded  # here, not at the top: it pulls in numpy, which the other commands do not need
+    reason = superseded(number, _current_champion(params_path))
+    if reason:
+        notice("Deploy skipped", reason)
+    write_outputs({"deploy": reason is None})
+
+
+def _current_champion(params_path: str) -> ModelVersion:
     current = open_registry(load_params(params_path)).champion()
     if current is None:
         raise RegistryError("the registry has no champion")
-    write_outputs({"version": current.name, "number": current.version})
+    return current
 
 
 @main.command()

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ml.actions import write_outputs
+from ml.actions import notice, write_outputs
 from ml.errors import DataError
+from ml.promote import superseded
+from ml.registry import ModelVersion
 from ml.remote_data import download
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,6 +100,21 @@ def test_outputs_use_a_heredoc_for_multiline_values(tmp_path):
     delimiter = text.splitlines()[1].split("<<", 1)[1]
     assert text.splitlines()[2:5] == ["line 1", "line 2", delimiter]
     assert text.endswith("empty=\n")
+
+
+def test_a_notice_stays_one_annotation_whatever_its_message(capsys):
+    notice("Deploy skipped", "100% sure\nsecond line\r")
+    assert capsys.readouterr().out == "::notice title=Deploy skipped::100%25 sure%0Asecond line%0D\n"
+
+
+@pytest.mark.parametrize("number, champion, reason", [
+    (2, 2, None),
+    (1, 2, "v1 is no longer the champion (v2 is): not deploying an older model; "
+           "use deploy.py rollback to go back deliberately"),
+    (3, 2, "v3 is no longer the champion (the registry was rolled back to v2): not deploying it"),
+])
+def test_only_the_champion_is_deployable(number, champion, reason):
+    assert superseded(number, ModelVersion(champion)) == reason
 
 
 def _set_outputs(tmp_path, *args):
