@@ -4,7 +4,8 @@ works with whatever context the runner has (kind in CI, a real cluster with a ku
 
 The model ships inside the image (one image per model version), so `start_slot` sets the image on the idle
 Deployment and scales it up; the bundle directory is still needed locally for its golden records.
-`kubectl port-forward service/…` pins one pod when it starts, so forwards are reopened after every change.
+`kubectl port-forward service/…` pins one pod when it starts, so forwards are reopened after every change; it
+also writes a line per connection to stdout, which is read to the end so a full pipe never stalls the forward.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ml.deploy import http
 from ml.deploy.backend import Backend
@@ -139,6 +141,7 @@ class KubernetesBackend(Backend):
             if match:
                 url = f"http://127.0.0.1:{match.group(1)}"
                 self._forwards[service] = (process, url)
+                threading.Thread(target=_discard, args=(process.stdout,), daemon=True).start()
                 self._wait_answering(url)
                 return url
         process.kill()
@@ -162,3 +165,9 @@ class KubernetesBackend(Backend):
                 entry[0].wait(5)
             except subprocess.TimeoutExpired:
                 entry[0].kill()
+
+
+def _discard(stream: IO[str]) -> None:
+    """Read a port-forward's output until it exits: kubectl blocks a connection on a full stdout pipe."""
+    for _ in stream:
+        pass

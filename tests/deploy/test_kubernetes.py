@@ -1,9 +1,11 @@
 """The kubernetes backend: manifests validate offline, and `deploy.py --backend kubernetes` drives kubectl in the
-right order (checked against a kubectl stand-in that forwards to a real model server)."""
+right order and leaves the live Service answering with the version it reports (checked against a kubectl stand-in
+whose pods answer as the version their image holds, forwarding to a real model server)."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ml.deploy import http
+from ml.deploy.kubernetes import KubernetesBackend, KubernetesSettings
 from tests.conftest import REPO, assert_ok, run_script, script_env
-from tests.deploy.hostenv import stand_in_path
+from tests.deploy.bundles import copy_as_version
+from tests.deploy.hostenv import refused, stand_in_path
 
 MANIFESTS = sorted((REPO / "deploy" / "kubernetes").glob("*.yaml"))
 
@@ -37,7 +42,7 @@ def test_manifests_wire_two_slots_a_live_and_a_preview_service():
 
 
 @pytest.fixture
-def cluster(tmp_path, model_server):
+def cluster(tmp_path, model_server, deploy_workspace):
     bundle, port = model_server
     state = tmp_path / "cluster.json"
     state.write_text(json.dumps({
@@ -46,19 +51,42 @@ def cluster(tmp_path, model_server):
                         "model-green": {"image": "model-server:old", "replicas": 0}}}))
     log = tmp_path / "kubectl.log"
     log.touch()
-    env = script_env(PATH=stand_in_path(tmp_path, "kubectl", "fake_kubectl.py"), FAKE_KUBECTL_STATE=str(state),
-                     FAKE_KUBECTL_LOG=str(log), FAKE_KUBECTL_FORWARD_PORT=str(port),
-                     FAKE_KUBECTL_BROKEN_IMAGES="model-server:broken")
+    fake = {"PATH": stand_in_path(tmp_path, "kubectl", "fake_kubectl.py"), "FAKE_KUBECTL_STATE": str(state),
+            "FAKE_KUBECTL_LOG": str(log), "FAKE_KUBECTL_FORWARD_PORT": str(port),
+            "FAKE_KUBECTL_BROKEN_IMAGES": "model-server:broken"}
+    env = script_env(**fake)
 
     class Cluster:
+        fake_env = fake
+
         def run(self, command: str, *args: str):
             return run_script("deploy.py", command, "--backend", "kubernetes", "--namespace", "ml",
                               "--state-dir", str(tmp_path / "state"), "--scale-down-delay", "0", *args,
                               cwd=tmp_path, env=env)
 
-        def deploy(self, image: str, *args: str):
-            return self.run("deploy", "--model-dir", str(bundle), "--image", image, "--bake-seconds", "1",
-                            "--latency-budget-ms", "1000", *args)
+        def deploy(self, image: str, *args: str, version: int = 7):
+            return self.run("deploy", "--model-dir", str(self.bundle(version)), "--image", image,
+                            "--bake-seconds", "1", "--latency-budget-ms", "1000", *args)
+
+        def bundle(self, version: int) -> Path:
+            """The served v7 bundle, or a copy of it as another version (same model, so the same golden answers)."""
+            dest = tmp_path / "bundles" / f"v{version}"
+            if version != 7 and not dest.exists():
+                copy_as_version(deploy_workspace[1], dest, version)
+            return bundle if version == 7 else dest
+
+        def answering(self, service: str = "model") -> str | None:
+            """The X-Model-Version a fresh port-forward to the Service answers with (None: it did not start)."""
+            forward = subprocess.Popen(["kubectl", "--namespace", "ml", "port-forward", f"service/{service}", ":80"],
+                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            try:
+                match = re.search(r"127\.0\.0\.1:(\d+)", forward.stdout.readline())
+                if not match:
+                    return None
+                return http.get(f"http://127.0.0.1:{match.group(1)}/health/live").header("x-model-version")
+            finally:
+                forward.kill()
+                forward.wait()
 
         def calls(self) -> list[list[str]]:
             return [json.loads(line) for line in log.read_text().splitlines()]
@@ -68,6 +96,18 @@ def cluster(tmp_path, model_server):
 
         def state(self) -> dict:
             return json.loads(state.read_text())
+
+        def set_image(self, deployment: str, image: str) -> None:
+            """A change made behind the deploy script's back (someone ran `kubectl set image`)."""
+            cluster = self.state()
+            cluster["deployments"][deployment]["image"] = image
+            state.write_text(json.dumps(cluster))
+
+        def record(self, colour: str, **changes: str) -> None:
+            path = tmp_path / "state" / "state.json"
+            deploy_state = json.loads(path.read_text())
+            deploy_state["slots"][colour].update(changes)
+            path.write_text(json.dumps(deploy_state))
 
     return Cluster()
 
@@ -88,6 +128,7 @@ def test_deploy_sets_image_on_idle_slot_smokes_via_preview_then_switches(cluster
     forwards = [c[-2] for c in cluster.calls() if c[2] == "port-forward"]
     assert forwards[0] == "service/model-preview" and "service/model" in forwards[1:]
     assert cluster.state()["services"]["model"] == "green"
+    assert cluster.answering() == "v7"
 
 
 def test_a_slot_that_never_rolls_out_never_takes_traffic(cluster):
@@ -97,6 +138,17 @@ def test_a_slot_that_never_rolls_out_never_takes_traffic(cluster):
     assert cluster.state()["services"]["model"] == "blue"
     assert cluster.state()["deployments"]["model-green"]["replicas"] == 0
     assert not any(m.startswith("patch service model ") for m in cluster.mutations())
+    assert cluster.answering() == "v6"
+
+
+def test_a_slot_that_answers_another_version_is_refused_and_traffic_stays(cluster):
+    """The image holds v9 while the bundle says v7 (a wrong --image): refused before the live Service moves."""
+    refused(cluster.deploy("model-server:v9"), "v7 not deployed: smoke test failed",
+            "X-Model-Version is 'v9', expected 'v7'", "traffic stays on blue")
+    assert cluster.state()["services"]["model"] == "blue"
+    assert cluster.state()["deployments"]["model-green"]["replicas"] == 0
+    assert not any(m.startswith("patch service model ") for m in cluster.mutations())
+    assert cluster.answering() == "v6"
 
 
 def test_rollback_and_status_from_new_processes(cluster):
@@ -108,23 +160,80 @@ def test_rollback_and_status_from_new_processes(cluster):
     # blue served before this state file existed: adopted as live on the first deploy, so it can be rolled back to
     assert "rolled back to unknown (adopted) on blue" in assert_ok(cluster.run("rollback")).stdout
     assert cluster.state()["services"]["model"] == "blue"
-    assert_ok(cluster.deploy("model-server:v8"))   # the same bundle in a new image, onto the idle green slot
+    assert cluster.answering() == "v6"
+    assert_ok(cluster.deploy("model-server:v8", version=8))   # onto the idle green slot
     assert cluster.state()["deployments"]["model-green"]["image"] == "model-server:v8"
-    assert cluster.state()["services"]["model"] == "green"
+    assert cluster.answering() == "v8"
     assert_ok(cluster.run("rollback"))
     assert cluster.state()["services"]["model"] == "blue"
     assert cluster.state()["deployments"]["model-blue"]["image"] == "model-server:v6"
+    assert cluster.answering() == "v6"
+
+
+def deployed_v7_then_v8(cluster) -> None:
+    """v7 on green, then v8 on blue: both slots recorded by this state file, green the standby."""
+    assert_ok(cluster.deploy("model-server:v7"))
+    assert_ok(cluster.deploy("model-server:v8", version=8))
+    assert cluster.state()["services"]["model"] == "blue" and cluster.answering() == "v8"
+
+
+def test_rollback_switches_the_service_to_the_previous_version_and_back(cluster):
+    deployed_v7_then_v8(cluster)
+    assert "rolled back to v7 on green (replacing v8)" in assert_ok(cluster.run("rollback")).stdout
+    assert cluster.state()["services"]["model"] == "green"
+    assert cluster.answering() == "v7"
+    assert "rolled back to v8 on blue (replacing v7)" in assert_ok(cluster.run("rollback")).stdout
+    assert cluster.answering() == "v8"
+
+
+def test_rollback_after_a_refused_deploy_serves_the_version_it_reports(cluster):
+    """The refused v9 (an image holding v10) replaced green's v7 image and scaled it down: rollback restarts v7."""
+    deployed_v7_then_v8(cluster)
+    refused(cluster.deploy("model-server:v10", version=9), "v9 not deployed", "traffic stays on blue (v8)")
+    assert cluster.answering() == "v8"
+    run = assert_ok(cluster.run("rollback"))
+    assert "slot green is stopped; restarting v7" in run.stderr and "rolled back to v7 on green" in run.stdout
+    assert cluster.state()["deployments"]["model-green"]["image"] == "model-server:v7"
+    assert cluster.answering() == "v7"
+
+
+def test_rollback_restarts_a_standby_whose_image_was_changed(cluster):
+    deployed_v7_then_v8(cluster)
+    cluster.set_image("model-green", "model-server:v9")
+    run = assert_ok(cluster.run("rollback"))
+    assert "slot green answers as v9; restarting v7" in run.stderr and "rolled back to v7 on green" in run.stdout
+    assert cluster.answering() == "v7"
+
+
+def test_rollback_refuses_a_slot_that_answers_another_version_than_recorded(cluster):
+    deployed_v7_then_v8(cluster)
+    cluster.record("green", version="v9")  # the record no longer matches green's image (v7)
+    refused(cluster.run("rollback"), "not rolled back", "answers as v7, not v9", "traffic stays on blue (v8)")
+    assert cluster.state()["services"]["model"] == "blue"
+    assert cluster.state()["deployments"]["model-green"]["replicas"] == 0  # restarted, found wrong, stopped again
+    assert cluster.answering() == "v8"
+
+
+def test_a_port_forward_keeps_answering_after_many_connections(cluster, monkeypatch):
+    """kubectl writes a line per connection to stdout: unread, the pipe fills and every later connection through
+    the forward hangs (a long bake probes through one forward)."""
+    for key, value in cluster.fake_env.items():
+        monkeypatch.setenv(key, value)
+    backend = KubernetesBackend(KubernetesSettings(namespace="ml"))
+    try:
+        url = http.join(backend.live_url(), "/health/live")
+        assert all(http.get(url, timeout=5).header("x-model-version") == "v6" for _ in range(300))
+    finally:
+        backend.close()
 
 
 def test_deploy_by_registry_version_smokes_that_bundle(cluster, deploy_workspace):
-    """--version N fetches the bundle from the registry; the server runs v7, so the smoke test refuses v1."""
-    from tests.deploy.bundles import copy_as_version
-
+    """--version N fetches the bundle from the registry; the image holds v7, so the smoke test refuses v1."""
     params, base = deploy_workspace
     registry = Path(yaml.safe_load(params.read_text())["registry"]["path"])
     if not (registry / "v1").exists():
         copy_as_version(base, registry / "v1", 1)
-    run = cluster.run("deploy", "--params", str(params), "--version", "1", "--image", "model-server:v1")
+    run = cluster.run("deploy", "--params", str(params), "--version", "1", "--image", "model-server:v7")
     assert run.returncode == 1 and "Traceback" not in run.stderr, run.describe()
     assert "v1 not deployed: smoke test failed" in run.stderr
     assert "X-Model-Version is 'v7', expected 'v1'" in run.stderr
