@@ -98,6 +98,7 @@ CASES = [
     BadParams("guardrail not a number", _set("metrics.guardrails.recall", "small"),
               ("'metrics.guardrails.recall'",)),
     BadParams("confidence above 1", _set("gate.confidence", 1.5), ("'gate.confidence'",)),
+    BadParams("confidence of 1", _set("gate.confidence", 1.0), ("'gate.confidence'", "1.0")),  # an infinite CI
     BadParams("too few resamples", _set("gate.bootstrap_resamples", 10), ("'gate.bootstrap_resamples'",)),
     BadParams("resamples not a number", _set("gate.bootstrap_resamples", "many"), ("'gate.bootstrap_resamples'",)),
     BadParams("significance not a bool", _set("gate.require_significance", "yes please"),

@@ -92,6 +92,14 @@ def test_improvement_below_the_minimum_is_rejected(tmp_path) -> None:
     assert decide(big, gate_params(tmp_path, min_improvement=0.01)).decision == PROMOTE
 
 
+def test_an_improvement_of_exactly_the_minimum_is_promoted(tmp_path) -> None:
+    """"At least min_improvement": binary-exact values, so the improvement is the minimum to the last bit."""
+    case = deltas(roc_auc=(0.25, 0.75, 0.25, 0.75), **HOLDING_GUARDRAILS)
+    verdict = decide(case, gate_params(tmp_path, min_improvement=0.5))
+    assert verdict.decision == PROMOTE, verdict.reasons
+    assert decide(case, gate_params(tmp_path, min_improvement=0.75)).decision == REJECT
+
+
 @pytest.mark.parametrize("guardrail, champion, challenger, says", [
     ("log_loss", 0.40, 0.45, "guardrail log_loss regressed by 0.0500 (tolerance 0.02)"),
     ("recall", 0.50, 0.46, "guardrail recall regressed by 0.0400 (tolerance 0.03)"),
@@ -110,6 +118,16 @@ def test_guardrail_regression_within_tolerance_is_allowed(tmp_path) -> None:
     assert verdict.decision == PROMOTE, verdict.reasons
     assert "✓ guardrail log_loss: +0.015 within tolerance 0.02" in verdict.reasons
     assert "✓ guardrail recall: -0.02 within tolerance 0.03" in verdict.reasons
+
+
+def test_a_guardrail_regression_of_exactly_the_tolerance_is_allowed(tmp_path) -> None:
+    """"May not get worse by more than" the tolerance: mae 7.5 → 8.0 against a tolerance of 0.5 (exact in binary)."""
+    params = gate_params(tmp_path, task="regression")
+    at_tolerance = decide(deltas(rmse=(10.0, 9.0, -1.5, -0.5), mae=(7.5, 8.0, 0.25, 0.75)), params)
+    assert at_tolerance.decision == PROMOTE, at_tolerance.reasons
+    assert "✓ guardrail mae: +0.5 within tolerance 0.5" in at_tolerance.reasons
+    beyond = decide(deltas(rmse=(10.0, 9.0, -1.5, -0.5), mae=(7.5, 8.125, 0.25, 0.75)), params)
+    assert beyond.decision == REJECT
 
 
 NAN = float("nan")
@@ -147,6 +165,16 @@ def test_a_metric_to_minimize_improves_when_it_goes_down(tmp_path) -> None:
     mae_regressed = decide(deltas(rmse=(10.0, 9.0, -1.5, -0.5), mae=(7.0, 8.0, 0.5, 1.5)), params)
     assert mae_regressed.decision == REJECT
     assert "guardrail mae regressed by 1.0000 (tolerance 0.5)" in mae_regressed.reasons
+
+
+def test_a_metric_to_minimize_whose_ci_straddles_zero_is_within_noise(tmp_path) -> None:
+    """For rmse better is negative: significance needs the whole CI below zero, not just its lower bound."""
+    case = deltas(rmse=(10.0, 9.5, -1.0, 0.2), mae=(8.0, 7.5, -1, 0))
+    strict = decide(case, gate_params(tmp_path, task="regression", require_significance=True))
+    assert strict.decision == REJECT
+    assert "the improvement is within noise (95% CI [-1, +0.2] includes zero)" in strict.reasons
+    lenient = decide(case, gate_params(tmp_path, task="regression", require_significance=False))
+    assert lenient.decision == PROMOTE, lenient.reasons
 
 
 # ---------------------------------------------------------------- paired bootstrap against a slow reference
@@ -271,6 +299,38 @@ def test_multiclass_point_scores_are_sklearns() -> None:
     scores = point_scores(y, outputs, "classification")
     for name, metric in REFERENCE_MULTICLASS.items():
         assert scores[name] == pytest.approx(metric(y, outputs, every_row), rel=1e-12), name
+
+
+def test_macro_averages_count_a_class_that_is_only_predicted() -> None:
+    """As scikit-learn's unique_labels: class 2 is never the truth, but predicted once, with precision 0."""
+    y = np.array([0, 0, 1, 1])
+    predictions = np.array([0, 1, 1, 2])
+    outputs = Outputs(predictions, np.eye(3)[predictions] * 0.8 + 0.2 / 3, (0, 1, 2))
+    scores = point_scores(y, outputs, "classification")
+    for name in ("precision", "recall", "f1"):
+        expected = REFERENCE_MULTICLASS[name](y, outputs, np.arange(len(y)))
+        assert scores[name] == pytest.approx(expected, rel=1e-12), name
+    assert scores["precision"] == pytest.approx(0.5)  # (1 + 1/2 + 0) / 3 classes
+
+
+@pytest.mark.parametrize("classes", [(0, 1), (0, 1, 2)])
+def test_a_zero_probability_for_the_true_class_gives_sklearns_clipped_log_loss(classes) -> None:
+    y = np.array([0, 1, 1, 0])
+    proba = np.full((len(y), len(classes)), 0.0)
+    proba[:, 1] = [0.2, 0.7, 0.9, 1.0]  # the last row gives its true class 0 a probability of exactly 0
+    proba[:, 0] = 1 - proba[:, 1]
+    outputs = Outputs(proba.argmax(axis=1), proba, classes)
+    log_loss = point_scores(y, outputs, "classification")["log_loss"]
+    assert np.isfinite(log_loss)
+    assert log_loss == pytest.approx(skm.log_loss(y, proba, labels=list(classes)), rel=1e-12)
+
+
+@pytest.mark.parametrize("predictions, r2", [([3.0, 3.0, 3.0], 1.0), ([3.0, 2.0, 3.0], 0.0)])
+def test_r2_of_a_constant_target_is_sklearns_forced_finite_value(predictions, r2) -> None:
+    """Zero variance in the truth: 1 for a perfect fit, 0 otherwise (not NaN or -inf, which would break the gate)."""
+    y = np.array([3.0, 3.0, 3.0])
+    score = point_scores(y, Outputs(np.array(predictions), None, None), "regression")["r2"]
+    assert score == skm.r2_score(y, predictions) == r2
 
 
 def test_identical_models_have_a_zero_delta_on_every_resample() -> None:

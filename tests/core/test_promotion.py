@@ -138,6 +138,49 @@ def test_a_comparison_with_a_dethroned_champion_is_refused(with_champion: Worksp
     assert promote(ws.model, with_v1, registry, force=True, name="test-model").version == 3  # v1 is champion again
 
 
+def test_a_comparison_with_another_artifact_as_the_champions_version_is_refused(with_champion: Workspace) -> None:
+    """The version number alone does not name the champion (a rebuilt registry may reuse it): the comparison's v1
+    had another artifact than the registry's v1, so even --force refuses the stale verdict."""
+    ws = with_champion
+    comparison = _same_model_again(ws)
+    comparison["champion"]["artifact_sha256"] = "0" * 64
+
+    with pytest.raises(RegistryError, match="compared the model with champion v1, but the registry's champion is "
+                                            "v1; run compare.py again"):
+        promote(ws.model, comparison, LocalRegistry(ws.registry), force=True, name="test-model")
+    assert registry_state(ws) == ([1], 1, [])
+
+
+def test_a_rejected_comparison_of_builds_without_a_commit_is_not_taken_for_a_rerun(with_champion: Workspace) -> None:
+    """A re-run of the release on its own commit publishes nothing; two bundles that recorded no commit prove no
+    such thing by sharing an artifact, so the gate's rejection stands."""
+    ws = with_champion
+    registry = LocalRegistry(ws.registry)
+    comparison = _same_model_again(ws)
+    assert comparison["decision"] == "reject"
+    assert comparison["champion"]["artifact_sha256"] == comparison["challenger"]["artifact_sha256"]
+
+    released = {side: {**comparison[side], "git_commit": "c" * 40} for side in ("champion", "challenger")}
+    assert promote(ws.model, {**comparison, **released}, registry, name="test-model").version == 1
+    uncommitted = {side: {**comparison[side], "git_commit": None} for side in ("champion", "challenger")}
+    with pytest.raises(RegistryError, match="refusing to promote: the gate said reject"):
+        promote(ws.model, {**comparison, **uncommitted}, registry, name="test-model")
+    assert registry_state(ws) == ([1], 1, [])
+
+
+def test_force_on_a_comparison_the_gate_passed_is_not_recorded_as_forced(with_model: Workspace) -> None:
+    from ml.steps import compare_step
+
+    ws = with_model
+    comparison = compare_step(params_of(ws), ws.model, ws.reports / "comparison.json")
+    assert comparison["decision"] == "promote"
+
+    assert promote(ws.model, comparison, LocalRegistry(ws.registry), force=True, name="test-model").version == 1
+    metadata = read_metadata(ws.registry / "v1")
+    assert metadata["forced"] is False and metadata["gate_decision"] == "promote"
+    assert "forced past the gate" not in (ws.registry / "v1" / "model_card.md").read_text()
+
+
 def test_promote_refuses_a_comparison_of_another_model(with_champion: Workspace, tmp_path: Path) -> None:
     ws = with_champion
     comparison = json.loads((ws.reports / "comparison.json").read_text())
@@ -211,6 +254,32 @@ def test_rollback_restores_the_previous_champion(with_champion: Workspace) -> No
     with pytest.raises(RegistryError, match="oldest"):
         registry.rollback()
     assert registry.champion().version == 1
+
+
+def _promote_twice_more(ws: Workspace) -> LocalRegistry:
+    """v1 (the champion) → v1, v2, v3, each forced past the gate's 'no change'."""
+    registry = LocalRegistry(ws.registry)
+    for _ in range(2):
+        promote(ws.model, _same_model_again(ws), registry, force=True, name="test-model")
+    assert registry_state(ws) == ([1, 2, 3], 3, [])
+    return registry
+
+
+def test_rollback_goes_to_the_version_just_before_the_champion(with_champion: Workspace) -> None:
+    registry = _promote_twice_more(with_champion)
+    assert registry.rollback().version == 2
+    assert registry_state(with_champion) == ([1, 2, 3], 2, [])
+    assert registry.rollback().version == 1
+
+
+def test_the_next_version_follows_the_newest_not_the_count(with_champion: Workspace) -> None:
+    """With v2 removed by hand, v1 and v3 remain: the next promotion is v4, never a second v3."""
+    ws = with_champion
+    registry = _promote_twice_more(ws)
+    shutil.rmtree(ws.registry / "v2")
+    assert registry.next_version() == 4
+    assert promote(ws.model, _same_model_again(ws), registry, force=True, name="test-model").version == 4
+    assert registry_state(ws) == ([1, 3, 4], 4, [])
 
 
 def test_rollback_refuses_a_tampered_previous_version(with_champion: Workspace) -> None:

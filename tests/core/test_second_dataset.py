@@ -7,10 +7,11 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes
 
-from tests.conftest import Workspace, assert_ok, run_scripts
+from tests.conftest import Workspace, assert_ok, assert_one_line_error, run_scripts
 
 
 def diabetes_params(frame) -> dict:
@@ -93,3 +94,21 @@ def test_diabetes_regression_runs_the_whole_lifecycle_from_params_yaml_alone(dia
     assert sorted(p.name for p in (ws.root / "registry").iterdir()) == ["champion.json", "v1", "v2"]
     card = (ws.root / "registry" / "v2" / "model_card.md").read_text()
     assert "regression of `progression`" in card and "| rmse |" in card
+
+
+@pytest.mark.parametrize("cell, says", [
+    ("inf", "must be a finite number"),
+    ("abc", "must be a finite number"),
+    (None, "has missing values but is not nullable"),  # an empty cell
+])
+def test_a_regression_target_that_is_not_a_finite_number_is_one_validation_error(diabetes: Workspace, cell,
+                                                                                   says: str) -> None:
+    ws = diabetes
+    frame = pd.read_csv(ws.data)
+    frame["progression"] = frame["progression"].astype(object)
+    frame.loc[7, "progression"] = cell
+    frame.to_csv(ws.data, index=False)
+
+    assert_one_line_error(ws.run("validate_data.py"), "'progression'", says)
+    report = json.loads((ws.reports / "validation.json").read_text())
+    assert report["ok"] is False and {f["column"] for f in report["failures"]} == {"progression"}

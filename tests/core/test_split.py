@@ -35,6 +35,17 @@ def test_a_stratified_split_keeps_every_class_share(rows: int, shares: list[floa
     assert not np.all(np.diff(holdout) > 0)  # shuffled, as scikit-learn returns them
 
 
+@pytest.mark.parametrize("sizes, held_out", [
+    ({"a": 6, "b": 4}, {"a": 2, "b": 1}),  # shares 1.8 and 1.2: the spare row goes to a (remainder 0.8)
+    ({"a": 5, "b": 3, "c": 2}, {"a": 1, "b": 1, "c": 1}),  # 1.5, 0.9, 0.6: two spare rows, to b then c
+])
+def test_rows_left_after_the_proportional_shares_go_to_the_largest_remainders(sizes, held_out) -> None:
+    target = np.repeat(list(sizes), list(sizes.values()))
+    _, holdout = split_positions(target, len(target), 0.25, seed=0)  # ceil(0.25 × 10) = 3 rows
+    labels, counts = np.unique(target[holdout], return_counts=True)
+    assert dict(zip(labels.tolist(), counts.tolist(), strict=True)) == held_out
+
+
 def test_the_split_is_reproducible_and_moves_with_the_seed() -> None:
     target = np.random.default_rng(0).integers(0, 2, 5_000)
     first = split_positions(target, 5_000, 0.2, seed=42)
