@@ -2,7 +2,8 @@
 
 With a DVC remote configured we `dvc pull`. Without one (a fresh fork), the embedded sample is regenerated
 deterministically; either way the result is checked against the hash in data.dvc, so the pipeline never trains
-on data that differs from what the commit says.
+on data that differs from what the commit says. Data edited since the last `dvc add` is never overwritten: that is
+an error saying how to record or discard the edit.
 """
 
 from __future__ import annotations
@@ -52,10 +53,37 @@ def is_current(root: Path) -> bool:
         return bool(outs) and not any(out.changed_checksum() for out in outs)
 
 
+def unsaved_files(out) -> list[str]:
+    """The workspace files under a DVC output that DVC's cache does not hold, hashed as DVC hashes them: what
+    `dvc checkout` refuses to overwrite without --force. After a fetch the cache holds what data.dvc records, so
+    these are the edits made since the last `dvc add`; an older version you had pulled is in the cache and not one.
+    """
+    from dvc_data.hashfile.build import build
+    from dvc_data.hashfile.tree import Tree
+
+    if not out.exists:
+        return []
+    _, _, obj = build(out.cache, out.fs_path, out.fs, out.hash_name, ignore=out.dvcignore, dry_run=True)
+    files = [(key, hash_info) for key, _, hash_info in obj] if isinstance(obj, Tree) else [((), obj.hash_info)]
+    return [out.fs.join(out.fs_path, *key) for key, hash_info in files if not out.cache.exists(hash_info.value)]
+
+
 def pull(root: Path, remote: str) -> None:
+    """`dvc pull`, as its two steps: fetch into the cache (the workspace untouched), then check out, unless the
+    workspace holds edits the checkout would throw away."""
     with open_repo(root) as repo:
         try:
-            repo.pull(targets=[DVC_FILE], remote=remote)
+            repo.fetch(targets=[DVC_FILE], remote=remote)
+        except Exception as exc:
+            raise DataError(f"dvc pull from remote '{remote}' failed: {_one_line(exc)}") from None
+        for out in (out for stage in repo.stage.collect(DVC_FILE) for out in stage.outs):
+            if out.exists and out.changed_checksum() and unsaved_files(out):
+                tracked = f"{out}/" if out.isdir() else str(out)
+                raise DataError(f"{tracked} differs from {DVC_FILE} (edited since the last `dvc add`): run "
+                                f"`dvc add {out}` to record your change (then `dvc push`), or "
+                                f"`dvc checkout --force {out}` to discard it")
+        try:
+            repo.checkout(targets=[DVC_FILE])
         except Exception as exc:
             raise DataError(f"dvc pull from remote '{remote}' failed: {_one_line(exc)}") from None
 

@@ -2,9 +2,11 @@
 
 Types, nullability and categories come straight from the data, except where params.yaml already declares a type
 the data fits: whole numbers may be category codes (zip codes), 0/1 flags or floats that happen to be whole, which
-the data alone cannot tell from ints. Numeric ranges are the observed ones rounded outward at a tenth of their
-span's magnitude (age 19..79 → 19..79, charges 18.3..118.7 → 10..120): a draft for a human to widen to what the
-domain allows, since validation and the model server reject values outside them.
+the data alone cannot tell from ints. A typed file (parquet) says which numbers are floats: a column it stores as
+float stays float when its values happen to be whole. A CSV stores text, and pandas reads an int column with a gap
+as floats, so there whole numbers are drafted as ints. Numeric ranges are the observed ones rounded outward at a
+tenth of their span's magnitude (age 19..79 → 19..79, charges 18.3..118.7 → 10..120): a draft for a human to widen
+to what the domain allows, since validation and the model server reject values outside them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -44,12 +47,37 @@ def nice_bounds(low: float, high: float, integer: bool) -> tuple[float, float]:
     return (int(lo), int(hi)) if step >= 1 else (lo, hi)
 
 
-def _numeric_spec(name: str, numbers: pd.Series, rows: int, notes: list[str], declared: str | None) -> dict:
-    """numbers: the column's non-missing numbers (or just the distinct ones); rows: the column's length. A column
-    declared bool stays bool while it holds 0/1 only, one declared float stays float over whole numbers."""
+def stored_types(path: str | Path) -> dict[str, str]:
+    """Column → "int" or "float", the number type a typed file stores it as; {} for a CSV, which stores text.
+    Read from the parquet schema, not the frame: pandas reads an int column with nulls as float64."""
+    if Path(path).suffix != ".parquet":
+        return {}
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException):  # reading the data reports an unreadable file
+        return {}
+    types = {}
+    for column in schema:
+        kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+        if pa.types.is_integer(kind):
+            types[column.name] = "int"
+        elif pa.types.is_floating(kind):
+            types[column.name] = "float"
+    return types
+
+
+def _numeric_spec(name: str, numbers: pd.Series, rows: int, notes: list[str], declared: str | None,
+                  stored: str | None = None) -> dict:
+    """numbers: the column's non-missing numbers (or just the distinct ones); rows: the column's length; stored:
+    the number type the file stores (None for text). A column declared bool stays bool while it holds 0/1 only, one
+    declared float, or stored as float and not declared int, stays float over whole numbers."""
     if declared == "bool" and numbers.isin((0, 1)).all():
         return {"type": "bool"}
-    integer = declared != "float" and bool((numbers % 1 == 0).all())
+    floats = declared == "float" or (stored == "float" and declared != "int")
+    integer = not floats and bool((numbers % 1 == 0).all())
     low, high = nice_bounds(float(numbers.min()), float(numbers.max()), integer)
     if numbers.nunique() == rows > MAX_CLASSES:
         notes.append(f"{name}: a different value in every row; if it is an identifier, remove it from the data")
@@ -85,9 +113,11 @@ def _text_spec(name: str, values: pd.Series, rows: int, notes: list[str], declar
     return _category_spec(distinct)
 
 
-def infer_feature(name: str, series: pd.Series, notes: list[str], declared: str | None = None) -> dict:
-    """The params.yaml spec of one column, of the `declared` type where the data fits it; DataError for columns
-    that cannot be features (empty, identifiers)."""
+def infer_feature(name: str, series: pd.Series, notes: list[str], declared: str | None = None,
+                  stored: str | None = None) -> dict:
+    """The params.yaml spec of one column, of the `declared` type where the data fits it; `stored` is the number
+    type a typed file stores the column as (see stored_types). DataError for columns that cannot be features
+    (empty, identifiers)."""
     values = series.dropna()
     if values.empty:
         raise DataError(f"column '{name}' is empty in every row: remove it from the data")
@@ -100,7 +130,7 @@ def infer_feature(name: str, series: pd.Series, notes: list[str], declared: str 
     elif pd.api.types.is_bool_dtype(values):
         spec = {"type": "bool"}
     elif numeric:
-        spec = _numeric_spec(name, values.astype(float), len(series), notes, declared)
+        spec = _numeric_spec(name, values.astype(float), len(series), notes, declared, stored)
     else:
         spec = _text_spec(name, values, len(series), notes, declared)
     if len(values) < len(series):
@@ -121,9 +151,10 @@ def infer_task(target: pd.Series) -> str:
 
 
 def draft_features(frame: pd.DataFrame, target: str, task: str | None = None,
-                   declared: Mapping[str, str] | None = None) -> Draft:
+                   declared: Mapping[str, str] | None = None, stored: Mapping[str, str] | None = None) -> Draft:
     """Every column but the target becomes a feature: the schema is strict, so every column must be declared.
-    `declared` (column → type) is what params.yaml says already: re-drafting keeps it where the data fits."""
+    `declared` (column → type) is what params.yaml says already: re-drafting keeps it where the data fits.
+    `stored` (column → "int"/"float", from stored_types) is what a typed file says: a stored float stays float."""
     if target not in frame.columns:
         shown = ", ".join(map(str, frame.columns[:8])) + (", …" if len(frame.columns) > 8 else "")
         raise DataError(f"target '{target}' is not a column of the data (columns: {shown})")
@@ -139,9 +170,10 @@ def draft_features(frame: pd.DataFrame, target: str, task: str | None = None,
                            "those rows from the data")
     if draft.task == "classification" and labels.nunique() < 2:
         raise DataError(f"target '{target}' has a single class; a classifier needs at least two")
-    declared = declared or {}
+    declared, stored = declared or {}, stored or {}
     for name in frame.columns.drop(target):
-        draft.features[str(name)] = infer_feature(str(name), frame[name], draft.notes, declared.get(str(name)))
+        draft.features[str(name)] = infer_feature(str(name), frame[name], draft.notes, declared.get(str(name)),
+                                                  stored.get(str(name)))
     if not draft.features:
         raise DataError(f"the data has no column besides the target '{target}'")
     return draft

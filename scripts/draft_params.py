@@ -8,7 +8,7 @@ import click
 from ml.cli import one_line_errors, params_option
 from ml.data import read_table
 from ml.fileio import write_text_atomic
-from ml.infer_features import draft_features
+from ml.infer_features import draft_features, stored_types
 from ml.params import TASKS, read_params_yaml
 from ml.params_rewrite import declared_types, rewrite_params
 
@@ -29,7 +29,7 @@ def main(data: str, target: str, task: str | None, params_path: str, write: bool
     location = Path(os.path.abspath(data))
     label = location.relative_to(root).as_posix() if location.is_relative_to(root) else str(location)
     text, raw = read_params_yaml(params_path)
-    draft = draft_features(read_table(data), target, task, declared_types(raw))
+    draft = draft_features(read_table(data), target, task, declared_types(raw), stored_types(data))
     result = rewrite_params(text, raw, draft, label, root)
     kinds = sorted({spec["type"] for spec in draft.features.values()})
     click.echo(f"{label}: {len(draft.features)} features ({', '.join(kinds)}), {draft.task} of '{target}'", err=True)

@@ -13,7 +13,7 @@ import yaml
 from sklearn.datasets import load_diabetes, load_iris
 
 from ml.data import read_table
-from ml.infer_features import draft_features, infer_task, nice_bounds
+from ml.infer_features import draft_features, infer_task, nice_bounds, stored_types
 from tests.conftest import REPO, assert_ok, assert_one_line_error, run_script
 
 
@@ -80,6 +80,44 @@ def test_types_nulls_and_what_a_human_should_look_at():
     assert "amount: 1 values are not numbers (such as 'oops')" in notes
     assert "constant: the same value in every row" in notes
     assert "ident: a different value in every row" in notes
+
+
+def test_a_typed_file_says_which_whole_numbers_are_floats(tmp_path):
+    """Parquet stores each column's type: a float column whose values happen to be whole stays float, gaps or not,
+    and an int column stays int though pandas reads it as floats for its nulls. A CSV stores text, so there a whole
+    float is drafted as an int, as before."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = 40
+    table = pa.table({
+        "price": pa.array([float(i % 5 + 1) for i in range(rows)], pa.float64()),                # 1.0 .. 5.0
+        "weight": pa.array([None if i % 4 == 0 else float(i) for i in range(rows)], pa.float32()),
+        "visits": pa.array([None if i % 4 == 0 else i % 7 for i in range(rows)], pa.int64()),    # read as float64
+        "rooms": pa.array([i % 6 for i in range(rows)], pa.int32()),
+        "kind": pa.array(["a", "b"] * 20).dictionary_encode(),
+        "label": pa.array([0, 1] * 20, pa.int64()),
+    })
+    pq.write_table(table, tmp_path / "d.parquet")
+    frame = read_table(tmp_path / "d.parquet")
+    assert frame["visits"].dtype == "float64"  # what makes the schema, not the frame, the one to ask
+
+    assert stored_types(tmp_path / "d.parquet") == {"price": "float", "weight": "float", "visits": "int",
+                                                    "rooms": "int", "label": "int"}
+    features = draft_features(frame, "label", stored=stored_types(tmp_path / "d.parquet")).features
+    assert features["price"] == {"type": "float", "min": 1.0, "max": 5.0}
+    assert features["weight"] == {"type": "float", "min": 1.0, "max": 39.0, "nullable": True}
+    assert features["visits"] == {"type": "int", "min": 0, "max": 6, "nullable": True}
+    assert features["rooms"] == {"type": "int", "min": 0, "max": 5}
+    assert features["kind"] == {"type": "category", "values": ["a", "b"]}
+    declared = draft_features(frame, "label", declared={"price": "int"}, stored=stored_types(tmp_path / "d.parquet"))
+    assert declared.features["price"] == {"type": "int", "min": 1, "max": 5}  # your type, which the data fits
+
+    frame.to_csv(tmp_path / "d.csv", index=False)  # the same numbers as text: "1.0", "2.0", …
+    assert stored_types(tmp_path / "d.csv") == {}
+    features = draft_features(read_table(tmp_path / "d.csv"), "label", stored=stored_types(tmp_path / "d.csv")).features
+    assert features["price"] == {"type": "int", "min": 1, "max": 5}
+    assert features["visits"] == {"type": "int", "min": 0, "max": 6, "nullable": True}
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """get_data.py against real DVC: push/delete/pull through a local-directory remote, regeneration without one,
-and refusal to touch data that differs from data.dvc.
+and refusal to touch data that differs from data.dvc (edits since the last `dvc add`, with a remote or without).
 
 Each test works in a fresh git repository holding a copy of the template's params.yaml, .dvc/config and data.dvc.
 """
@@ -19,6 +19,11 @@ from ml.sample_data import write_churn_csv
 from tests.conftest import REPO, assert_ok, assert_one_line_error, run_script
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:dvc")  # DVC's own, not ours
+
+
+EXTRA_ROW = "0,10,10,month-to-month,mailed-check,dsl,north,0,1,False,False,0\n"
+EDITED = ("data/ differs from data.dvc (edited since the last `dvc add`): run `dvc add data` to record your change "
+          "(then `dvc push`), or `dvc checkout --force data` to discard it")
 
 
 def add_and_push(repo: Path, remote: Path) -> None:
@@ -72,9 +77,60 @@ def test_push_delete_pull_round_trip_through_a_local_remote(dvc_repo: Path, tmp_
     assert sha256_file(data) == original_sha
     assert "present" in assert_ok(get_data(repo)).stdout
 
-    data.write_text(data.read_text() + "0,10,10,month-to-month,mailed-check,dsl,north,0,1,False,False,0\n")
-    assert_one_line_error(get_data(repo), "dvc pull", "--force")
-    assert sha256_file(data) != original_sha, "get_data.py overwrote data that differs from data.dvc"
+    data.write_text(data.read_text() + EXTRA_ROW)
+    edited = sha256_file(data)
+    assert_one_line_error(get_data(repo), EDITED)
+    assert sha256_file(data) == edited, "get_data.py overwrote data that differs from data.dvc"
+
+
+@pytest.mark.parametrize("fresh_clone", [False, True], ids=["with-cache", "fresh-clone"])
+@pytest.mark.parametrize("edit", ["edit-the-file", "add-a-file"])
+def test_with_a_remote_data_edited_since_dvc_add_is_one_clear_line_and_left_alone(
+        dvc_repo: Path, tmp_path: Path, edit: str, fresh_clone: bool) -> None:
+    """`dvc pull` would refuse with DVC's hint to use --force, which throws the edits away: say what happened and
+    both ways on instead, and touch nothing. The advice works: checking out with --force brings data.dvc's back."""
+    from dvc.repo import Repo
+
+    repo = dvc_repo
+    data = repo / "data" / "churn.csv"
+    original_sha = sha256_file(data)
+    add_and_push(repo, tmp_path / "remote")
+    if fresh_clone:  # a clone has no cache: nothing says the workspace data was ever saved
+        shutil.rmtree(repo / ".dvc" / "cache")
+    if edit == "edit-the-file":
+        data.write_text(data.read_text().replace("north", "nord", 1))
+    else:
+        (repo / "data" / "notes.txt").write_text("mine\n")
+    before = {path.name: sha256_file(path) for path in (repo / "data").iterdir()}
+
+    line = assert_one_line_error(get_data(repo), EDITED)
+    assert "Use `--force` to force" not in line
+    assert {path.name: sha256_file(path) for path in (repo / "data").iterdir()} == before
+
+    with contextlib.chdir(repo), Repo(".") as dvc:  # `dvc checkout --force data`, as the line says
+        dvc.checkout(targets=["data"], force=True)
+    assert sha256_file(data) == original_sha
+    assert "present" in assert_ok(get_data(repo)).stdout
+
+
+@pytest.mark.parametrize("workspace", ["older-version", "emptied-dir"])
+def test_with_a_remote_data_that_is_no_edit_is_pulled_over(dvc_repo: Path, tmp_path: Path, workspace: str) -> None:
+    """Not every difference is an edit: after a `git pull` brings a newer data.dvc, the workspace still holds the
+    version pulled before (DVC's cache has it, so replacing it loses nothing), and an emptied data/ holds nothing."""
+    repo, remote = dvc_repo, tmp_path / "remote"
+    data = repo / "data" / "churn.csv"
+    older = data.read_bytes()
+    add_and_push(repo, remote)
+    data.write_text(data.read_text() + EXTRA_ROW)  # the newer version, recorded and pushed from elsewhere
+    add_and_push(repo, remote)
+    newer_sha = sha256_file(data)
+    if workspace == "older-version":
+        data.write_bytes(older)
+    else:
+        data.unlink()
+
+    assert "pulled" in assert_ok(get_data(repo)).stdout
+    assert sha256_file(data) == newer_sha
 
 
 def test_without_a_remote_missing_data_is_regenerated_and_verified(dvc_repo: Path) -> None:
