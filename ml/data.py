@@ -85,7 +85,10 @@ def target_values(frame: pd.DataFrame, params: Params) -> np.ndarray:
     if params.task == "regression":
         return pd.to_numeric(target, errors="coerce").to_numpy(dtype=float)
     if pd.api.types.is_bool_dtype(target):
-        return target.astype(int).to_numpy()
+        # The user's own labels, True/False, end to end: reports, the confusion matrix and the served model's
+        # predictions show them, and the model's classes_ are [False, True] (the positive class True, as 1 was).
+        # A plain bool array also when pandas read the column as its nullable "boolean" dtype (an object array).
+        return target.to_numpy(dtype=bool)
     return target.to_numpy()
 
 

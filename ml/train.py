@@ -11,6 +11,7 @@ from sklearn.pipeline import Pipeline
 
 from ml.data import json_records
 from ml.dataset import Dataset
+from ml.errors import ParamsError
 from ml.evaluate import predict
 from ml.model import build_pipeline
 from ml.params import Params
@@ -36,11 +37,45 @@ def golden_records(model: Pipeline, dataset: Dataset, params: Params) -> list[di
     return golden
 
 
+def _fit_error(params: Params, exc: ValueError) -> ParamsError:
+    name = params.model_class.rsplit(".", 1)[-1]
+    message = " ".join(str(exc).split()) or exc.__class__.__name__
+    return ParamsError(f"model {name} could not be fitted: {message} — change model.params in params.yaml")
+
+
+def _fit_estimator(model: Pipeline, dataset: Dataset, params: Params) -> None:
+    """Fit the pipeline; a hyperparameter the data cannot take is a one-line ParamsError naming the estimator.
+
+    scikit-learn checks hyperparameter values against the data only in fit(), as a ValueError. Only the
+    estimator's are caught: one raised before the preprocessing is fitted is the preprocessing's (or ours) and
+    propagates.
+    """
+    try:
+        model.fit(dataset.X_train, dataset.y_train)
+    except ValueError as exc:
+        if not hasattr(model.named_steps["preprocess"], "transformers_"):  # set once the preprocessing is fitted
+            raise
+        raise _fit_error(params, exc) from exc
+
+
+def _check_estimator_scores(model: Pipeline, dataset: Dataset, params: Params) -> None:
+    """Some hyperparameters fit but cannot score: KNeighborsClassifier stores any n_neighbors, then refuses to
+    predict with more neighbours than training rows. The fitted estimator scores one training row, so that is the
+    same one-line error as a failed fit, not an unexplained one from the golden records or the holdout."""
+    probe = model.named_steps["preprocess"].transform(dataset.X_train.head(1))  # outside the try: not the model's
+    estimator = model.named_steps["model"]
+    try:
+        estimator.predict_proba(probe) if params.task == "classification" else estimator.predict(probe)
+    except ValueError as exc:
+        raise _fit_error(params, exc) from exc
+
+
 def fit(dataset: Dataset, params: Params) -> tuple[Pipeline, dict]:
     model = build_pipeline(params)
     started = time.perf_counter()
-    model.fit(dataset.X_train, dataset.y_train)
+    _fit_estimator(model, dataset, params)
     fit_seconds = time.perf_counter() - started
+    _check_estimator_scores(model, dataset, params)
     metadata = {
         "task": params.task,
         "target": params.target,

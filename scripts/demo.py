@@ -1,7 +1,8 @@
 """The whole local lifecycle on the data params.yaml names, exactly as the workflows run it: `make demo`.
 
 Round 1 trains a model and promotes it as the first champion; round 2 changes a hyperparameter and is judged
-against that champion; then the scheduled drift job checks a simulated production batch with drift injected and
+against that champion (an estimator with no hyperparameter the demo knows is retrained unchanged, and the output
+says so); then the scheduled drift job checks a simulated production batch with drift injected and
 shows the issue it would file (or just the report, should the batch not trip the dataset rule). It runs in its own
 registry (artifacts/demo/registry) so it never touches yours. Nothing in it is tied to the embedded sample: after
 you adopt your own data and estimator it runs on them.
@@ -9,6 +10,7 @@ you adopt your own data and estimator it runs on them.
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
@@ -20,7 +22,7 @@ import click
 import yaml
 
 from ml.cli import one_line_errors
-from ml.demo_plan import round_two_change
+from ml.demo_plan import round_two_change, round_two_summary
 
 DEMO = Path("artifacts/demo")
 REPORTS = Path("reports/demo")
@@ -38,18 +40,23 @@ def step(script: str, *args: str, check: bool = True) -> int:
 
 
 def write_params(name: str, base: dict, **model_params) -> str:
-    params = yaml.safe_load(yaml.safe_dump(base))
+    # A deep copy, not a YAML round trip: safe_dump sorts keys by default, and the order of the features is the
+    # model's column order (and the file should read like the user's).
+    params = copy.deepcopy(base)
     params["registry"] = {"backend": "local", "path": str(DEMO / "registry")}
-    params["model"].setdefault("params", {}).update(model_params)
+    if model_params:  # merged where the user's model.params is (which may be absent or null)
+        params["model"]["params"] = {**(params["model"].get("params") or {}), **model_params}
     path = DEMO / f"params.{name}.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return str(path)
 
 
-def pr_round(name: str, params: str) -> Path:
+def pr_round(name: str, params: str, summary: str | None = None) -> Path:
     reports = REPORTS / name
     model = str(DEMO / name / "model")
     click.secho(f"\n== {name}: the pull-request pipeline", bold=True)
+    if summary:
+        click.echo(f"  ({summary})")
     step("validate_data.py", "--params", params, "--reports", str(reports))
     step("train.py", "--params", params, "--model-dir", model)
     step("evaluate.py", "--params", params, "--model-dir", model, "--out", str(reports / "metrics.json"))
@@ -94,8 +101,9 @@ def main() -> None:
     base = yaml.safe_load(Path("params.yaml").read_text())
     step("get_data.py")
     first = pr_round("round-1", write_params("round-1", base))
-    round_two = write_params("round-2", base, **round_two_change(base["model"]))
-    second = pr_round("round-2", round_two)
+    change = round_two_change(base["model"])
+    round_two = write_params("round-2", base, **change)
+    second = pr_round("round-2", round_two, round_two_summary(base["model"], change))
     drift = drift_round(round_two, base)
     click.secho("\n== The round-2 PR comment", bold=True)
     click.echo((second / "pr_comment.md").read_text())

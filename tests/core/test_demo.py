@@ -5,6 +5,7 @@ the two choices that make it work on any data (the hyperparameter round 2 tunes,
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 import yaml
 from sklearn.datasets import load_breast_cancer
 
-from ml.demo_plan import round_two_change
+from ml.demo_plan import round_two_change, round_two_summary
 from ml.drift.simulate import DriftSpec, typical_drift
 from ml.params import parse_params
 from tests.conftest import REPO, assert_ok, run_script
@@ -31,10 +32,102 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:dvc")  # DVC
     ({"class": "sklearn.linear_model.SGDClassifier"}, {"alpha": 1e-5}),  # its learning_rate is a schedule name
     ({"class": "sklearn.ensemble.RandomForestClassifier", "params": {"n_estimators": 50}}, {"n_estimators": 100}),
     ({"class": "sklearn.neighbors.KNeighborsRegressor"}, {"n_neighbors": 10}),
-    ({"class": "sklearn.tree.DecisionTreeClassifier"}, {}),  # no knob the demo knows: round 2 retrains as is
+    ({"class": "sklearn.tree.DecisionTreeClassifier"}, {"min_samples_leaf": 5}),
+    ({"class": "sklearn.tree.DecisionTreeRegressor", "params": {"min_samples_leaf": 0.02}}, {"min_samples_leaf": 0.01}),
+    ({"class": "sklearn.naive_bayes.GaussianNB"}, {"var_smoothing": 1e-2}),  # its default 1e-9 changes nothing
+    ({"class": "sklearn.naive_bayes.GaussianNB", "params": {"var_smoothing": 0.05}}, {"var_smoothing": 0.5}),
+    ({"class": "sklearn.naive_bayes.BernoulliNB"}, {"alpha": 0.1}),
+    ({"class": "sklearn.discriminant_analysis.QuadraticDiscriminantAnalysis"}, {"reg_param": 0.1}),
+    ({"class": "sklearn.discriminant_analysis.LinearDiscriminantAnalysis"}, {"solver": "lsqr", "shrinkage": "auto"}),
+    ({"class": "sklearn.neighbors.RadiusNeighborsClassifier"}, {"radius": 2.0}),
+    ({"class": "sklearn.svm.NuSVC", "params": {"probability": True}}, {"nu": 0.25}),
+    ({"class": "sklearn.neural_network.MLPClassifier"}, {"alpha": 1e-5}),
+    ({"class": "sklearn.linear_model.LinearRegression"}, {}),  # nothing to tune: round 2 retrains as is, and says so
+    ({"class": "sklearn.dummy.DummyClassifier"}, {}),
 ])
 def test_round_two_tunes_a_knob_the_estimator_has(model, change):
     assert round_two_change(model) == pytest.approx(change)
+
+
+def test_round_two_changes_are_valid_hyperparameters_yaml_can_write():
+    """Every estimator the template can build gets a change it accepts, in plain Python values (numpy scalars
+    would not survive yaml.safe_dump), or none at all."""
+    import warnings
+
+    from sklearn.base import ClassifierMixin
+    from sklearn.utils import all_estimators
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, cls in all_estimators(type_filter=["classifier", "regressor"]):
+            try:
+                defaults = cls().get_params()
+            except TypeError:  # meta-estimators: params.yaml cannot build them
+                continue
+            model = {"class": f"{cls.__module__}.{name}", "params": {}}
+            if issubclass(cls, ClassifierMixin) and "probability" in defaults:
+                model["params"]["probability"] = True
+            try:
+                cls(**model["params"])._validate_params()
+            except ValueError:  # needs an estimator object too (SelfTrainingClassifier): not buildable either
+                continue
+            change = round_two_change(model)
+            assert yaml.safe_load(yaml.safe_dump(change)) == change, name
+            cls(**{**model["params"], **change})._validate_params()
+
+
+@pytest.mark.parametrize("model, says", [
+    ({"class": "sklearn.ensemble.HistGradientBoostingClassifier", "params": {"max_iter": 200}},
+     "round 2 changes HistGradientBoostingClassifier's model.params: learning_rate 0.1 → 0.05, max_iter 200 → 400"),
+    ({"class": "sklearn.naive_bayes.GaussianNB"},
+     "round 2 changes GaussianNB's model.params: var_smoothing 1e-09 → 0.01"),
+    ({"class": "sklearn.discriminant_analysis.LinearDiscriminantAnalysis"},
+     'model.params: solver "svd" → "lsqr", shrinkage null → "auto"'),
+])
+def test_the_demo_says_what_round_two_changes(model, says):
+    assert says in round_two_summary(model, round_two_change(model))
+
+
+def test_the_demo_says_when_round_two_changes_nothing():
+    model = {"class": "sklearn.linear_model.LinearRegression"}
+    said = round_two_summary(model, round_two_change(model))
+    assert said.startswith("round 2 changes nothing: LinearRegression has no hyperparameter the demo knows")
+    assert "retrains the same model" in said and "rejected, the champion stays" in said
+
+
+def _orders(value):
+    """Every mapping's key order, depth first: what a reader of the file (and the model's columns) sees."""
+    if isinstance(value, dict):
+        return [list(value), *(order for item in value.values() for order in _orders(item))]
+    return []
+
+
+def test_the_demo_params_keep_the_users_key_and_feature_order(tmp_path, monkeypatch):
+    demo = load_script("demo.py")
+    monkeypatch.setattr(demo, "DEMO", tmp_path)
+    base = yaml.safe_load((REPO / "params.yaml").read_text())
+    base["features"] = {"zeta": {"type": "float", "max": 1, "min": 0}, "alpha": {"type": "int"},
+                        **base["features"]}  # not alphabetical, and a mapping whose keys are not either
+    untouched = copy.deepcopy(base)
+    for name, change in (("round-1", {}), ("round-2", {"learning_rate": 0.05, "max_iter": 400, "l2": 1.0})):
+        written = yaml.safe_load(Path(demo.write_params(name, base, **change)).read_text())
+        assert list(written) == list(base)
+        assert list(written["features"]) == list(base["features"])
+        assert _orders(written["features"]) == _orders(base["features"])
+        assert list(written["model"]["params"]) == [*base["model"]["params"], *[k for k in change if k not in
+                                                                                base["model"]["params"]]]
+        assert parse_params(written, tmp_path).feature_names == list(base["features"])
+    assert base == untouched and _orders(base) == _orders(untouched)  # the user's own params are not changed
+
+
+def test_the_demo_params_of_a_model_without_params(tmp_path, monkeypatch):
+    demo = load_script("demo.py")
+    monkeypatch.setattr(demo, "DEMO", tmp_path)
+    base = yaml.safe_load((REPO / "params.yaml").read_text())
+    base["model"] = {"class": "sklearn.naive_bayes.GaussianNB", "params": None}
+    assert yaml.safe_load(Path(demo.write_params("round-1", base)).read_text())["model"]["params"] is None
+    written = yaml.safe_load(Path(demo.write_params("round-2", base, var_smoothing=0.01)).read_text())
+    assert written["model"] == {"class": "sklearn.naive_bayes.GaussianNB", "params": {"var_smoothing": 0.01}}
 
 
 def test_typical_drift_follows_the_features(tmp_path):
@@ -105,6 +198,7 @@ def adopted(tmp_path: Path) -> Path:
 def test_make_demo_runs_on_adopted_data_and_estimator(adopted: Path):
     run = assert_ok(run_script("demo.py", cwd=adopted))
     assert "data/cancer.csv: present, matches data.dvc" in run.stdout
+    assert "(round 2 changes LogisticRegression's model.params: C 1.0 → 0.1)" in run.stdout
 
     registry = adopted / "artifacts" / "demo" / "registry"
     card = (registry / "v1" / "model_card.md").read_text()
