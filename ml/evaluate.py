@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ml.bundle import load_bundle, read_metadata
-from ml.compatibility import schema_mismatch
+from ml.compatibility import StaleModelError, schema_mismatch, stale_reasons
 from ml.errors import MLOpsError
 from ml.metrics import METRICS, confusion
 from ml.params import Params
@@ -57,11 +57,16 @@ def holdout_outputs(model_dir: Path, dataset: Dataset, params: Params,
                     known: Outputs | None = None) -> tuple[dict[str, Any], Outputs]:
     """A bundle's metadata and its outputs on the holdout: `known` when the caller has just made them
     (run_pipeline), otherwise the bundle is loaded (sha256-verified), checked against params.yaml like the
-    champion (a model trained before params.yaml or the data changed is retrained, not scored) and scored."""
+    champion, and against what fitted it (a model trained before params.yaml or the data changed is retrained, not
+    scored: its report would describe another model under today's params) and scored. Only the challenger comes
+    here; the champion (ml.compare) was trained on older data by design."""
     if known is not None:
         return read_metadata(model_dir), known
     model, metadata = load_bundle(model_dir)
     mismatch = schema_mismatch(metadata, params, dataset.labels, role="model")
     if mismatch is not None:
         raise MLOpsError(f"{model_dir}: {mismatch}; retrain it (scripts/train.py)")
+    stale = stale_reasons(metadata, params, dataset.data_sha256, dataset.holdout_fingerprint)
+    if stale is not None:
+        raise StaleModelError(f"{model_dir}: the model was trained {stale}; retrain it (scripts/train.py)")
     return metadata, predict(model, dataset.X_holdout, params)

@@ -454,13 +454,17 @@ def test_compare_rejects_a_clear_loss_and_promotes_a_clear_win(strong_and_weak) 
             "challenger": "sklearn.dummy.DummyClassifier"} in loss["params_diff"]
 
     # The overconfident booster ranks far better but is far less calibrated than the prior: the log-loss
-    # guardrail (0.02) holds the win back. The sample model's win goes through, significance required.
-    held = compare(overconfident, weak, dataset, params)
+    # guardrail (0.02) holds the win back. The sample model's win goes through, significance required. Each
+    # challenger is compared under the params.yaml it was trained with: a challenger of other settings is stale.
+    from ml.bundle import read_metadata
+
+    held = compare(overconfident, weak, dataset, parse_params(read_metadata(overconfident)["params"], ws.root))
     assert held["decision"] == REJECT
     assert held["metrics"]["roc_auc"]["ci_low"] > 0
     assert any(reason.startswith("guardrail log_loss regressed") for reason in held["reasons"])
-    raw = {**ws.params, "gate": {**ws.params["gate"], "require_significance": True},
-           "metrics": {**ws.params["metrics"], "guardrails": {"log_loss": 0.1, "recall": 0.03}}}
+    trained_with = read_metadata(strong)["params"]
+    raw = {**trained_with, "gate": {**trained_with["gate"], "require_significance": True},
+           "metrics": {**trained_with["metrics"], "guardrails": {"log_loss": 0.1, "recall": 0.03}}}
     params = parse_params(raw, ws.root)
     win = compare(strong, weak, dataset, params)
     assert win["decision"] == PROMOTE, win["reasons"]
