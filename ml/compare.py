@@ -13,7 +13,7 @@ from ml.bundle import load_bundle
 from ml.compatibility import schema_mismatch
 from ml.dataset import Dataset
 from ml.evaluate import Outputs, holdout_outputs, metric_table, predict
-from ml.gate import PROMOTE, Decision, MetricDelta, cannot_compare, decide
+from ml.gate import Decision, MetricDelta, cannot_compare, decide, first_model
 from ml.metrics import METRICS
 from ml.params import Params
 
@@ -79,8 +79,7 @@ def compare(challenger_dir: Path, champion_dir: Path | None, dataset: Dataset, p
         "params_diff": [],
     }
     if champion_dir is None:
-        result.update(decision=PROMOTE, reasons=["no champion yet: this model becomes the first champion"])
-        return result
+        return _with_verdict(result, first_model(chall_scores, params))
 
     champion, champ_meta = load_bundle(champion_dir)
     result["champion"] = _model_summary(champ_meta)

@@ -52,6 +52,15 @@ def cannot_compare(why: str) -> Decision:
                     needs_human_review=True)
 
 
+def first_model(scores: dict[str, float], params: Params) -> Decision:
+    """No champion yet: the first model becomes champion, unless its primary metric is undefined on this holdout
+    (NaN), which shows nothing about what it learned."""
+    if not math.isfinite(scores[params.primary_metric]):
+        return cannot_compare(f"{params.primary_metric} is undefined on this holdout (NaN: e.g. it lacks a class) "
+                              "and there is no champion yet")
+    return Decision(PROMOTE, ["no champion yet: this model becomes the first champion"])
+
+
 def _undefined_metrics(deltas: dict[str, MetricDelta], params: Params) -> list[str]:
     """The gated metrics (primary, guardrails) without a finite delta: NaN fails every comparison, so it would pass
     `improvement <= 0` and every guardrail, and promote."""

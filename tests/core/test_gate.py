@@ -14,7 +14,7 @@ from ml.bootstrap import BLOCK, paired_delta_samples, poisson_counts, resample_b
 from ml.compare import mcnemar, params_diff
 from ml.compatibility import schema_mismatch
 from ml.evaluate import Outputs
-from ml.gate import PROMOTE, REJECT, MetricDelta, decide
+from ml.gate import PROMOTE, REJECT, MetricDelta, decide, first_model
 from ml.params import Params, parse_params
 from ml.weighted_metrics import point_scores
 from tests.conftest import base_params
@@ -131,6 +131,15 @@ def test_a_guardrail_regression_of_exactly_the_tolerance_is_allowed(tmp_path) ->
 
 
 NAN = float("nan")
+
+
+def test_the_first_model_is_promoted_unless_its_primary_metric_is_undefined(tmp_path) -> None:
+    params = gate_params(tmp_path)
+    first = first_model({"roc_auc": 0.8, "accuracy": 0.7}, params)
+    assert first.decision == PROMOTE and not first.needs_human_review
+    undefined = first_model({"roc_auc": NAN, "accuracy": 1.0}, params)
+    assert undefined.decision == REJECT and undefined.needs_human_review
+    assert "roc_auc is undefined on this holdout" in undefined.reasons[0]
 
 
 @pytest.mark.parametrize("case, undefined", [
