@@ -54,7 +54,7 @@ def with_model(workspace: Workspace, trained_model: Path) -> Workspace:
     return workspace
 
 
-def promote_in_process(ws: Workspace, model_dir: Path | None = None) -> dict:
+def promote_in_process(ws: Workspace, model_dir: Path | None = None, force: bool = False) -> dict:
     """Compare model_dir with the workspace registry's champion and promote it, as compare.py + promote.py do."""
     from ml.promote import promote
     from ml.registry.local import LocalRegistry
@@ -62,7 +62,7 @@ def promote_in_process(ws: Workspace, model_dir: Path | None = None) -> dict:
 
     model_dir = model_dir or ws.model
     result = compare_step(params_of(ws), model_dir, ws.reports / "comparison.json")
-    promote(model_dir, result, LocalRegistry(ws.registry), name="test-model")
+    promote(model_dir, result, LocalRegistry(ws.registry), force=force, name="test-model")
     return result
 
 
