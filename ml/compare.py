@@ -16,6 +16,7 @@ from ml.evaluate import Outputs, holdout_outputs, metric_table, predict
 from ml.gate import Decision, MetricDelta, cannot_compare, decide, first_model
 from ml.metrics import METRICS
 from ml.params import Params
+from ml.split import held_out_by
 
 
 def flatten(mapping: Any, prefix: str = "") -> dict[str, Any]:
@@ -93,6 +94,16 @@ def compare(challenger_dir: Path, champion_dir: Path | None, dataset: Dataset, p
     if mismatch is not None:
         return _with_verdict(result, cannot_compare(mismatch))
 
+    unseen = held_out_by(champ_meta, dataset.holdout_keys)
+    split_note = _champion_split_note(unseen, champ_meta, params)
+    if unseen is not None and not unseen.all():
+        if not unseen.any():
+            return _with_verdict(result, cannot_compare(f"every holdout row is one {split_note}"))
+        y, chall_out, champ_out = y[unseen], chall_out.rows(unseen), champ_out.rows(unseen)
+        chall_scores = metric_table(y, chall_out, params)
+        result["holdout"].update(rows=int(len(y)), champion_trained_rows=int((~unseen).sum()))
+        for name, value in chall_scores.items():
+            result["metrics"][name]["challenger"] = value
     champ_scores = metric_table(y, champ_out, params)
     names = list(chall_scores)
     samples = paired_delta_samples(y, champ_out, chall_out, params.task, names,
@@ -109,7 +120,26 @@ def compare(challenger_dir: Path, champion_dir: Path | None, dataset: Dataset, p
                                        significant=bool(deltas[name].significant))
     if params.task == "classification":
         result["mcnemar"] = mcnemar(y, champ_out, chall_out)
-    return _with_verdict(result, decide(deltas, params))
+    result = _with_verdict(result, decide(deltas, params))
+    if split_note:
+        result["reasons"].append(f"compared on the {len(y)} holdout rows the champion held out too, leaving out "
+                                 f"{result['holdout']['champion_trained_rows']} {split_note}" if unseen is not None
+                                 else split_note)
+    return result
+
+
+def _champion_split_note(unseen: np.ndarray | None, champ_meta: dict, params: Params) -> str | None:
+    """Why some holdout rows may be ones the champion trained on (a model re-scored on its own training rows looks
+    better than it is), or None when its split settings are today's: then it held out every row we hold out."""
+    if unseen is None:
+        return ("the champion's training rows were chosen another way (a bundle from before the row-hash split): "
+                "some holdout rows may be ones it trained on, which flatters it; its next successor is judged "
+                "fairly")
+    if unseen.all():
+        return None
+    split = champ_meta["params"]["split"]
+    return (f"the champion trained on (its split: test_size {split['test_size']}, seed {split['seed']}; "
+            f"now {params.test_size}, {params.seed})")
 
 
 def _with_verdict(result: dict[str, Any], verdict: Decision) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from ml.data import model_frame, read_table, target_values
 from ml.errors import DataError
 from ml.fileio import sha256_file
 from ml.params import Params
-from ml.split import rows_fingerprint, split_rows
+from ml.split import row_keys, rows_fingerprint, split_rows
 from ml.validation import validate_frame
 
 
@@ -23,6 +23,7 @@ class Dataset:
     y_holdout: np.ndarray
     data_sha256: str
     holdout_fingerprint: str
+    holdout_keys: np.ndarray  # ml.split.row_keys of the holdout rows: which of them another split held out
     labels: list | None  # a classifier's classes, as plain values (every one is in training); None for regression
 
 
@@ -36,16 +37,18 @@ def load_valid_frame(params: Params) -> pd.DataFrame:
 
 def dataset_from_frame(frame: pd.DataFrame, params: Params, data_sha256: str) -> Dataset:
     """Split an already validated frame into model inputs and targets."""
-    train_rows, holdout_rows = split_rows(frame, params)
-    train, holdout = frame.iloc[train_rows], frame.iloc[holdout_rows]
-    y_train = target_values(train, params)
+    features, target = model_frame(frame, params), target_values(frame, params)
+    keys = row_keys(features, target)
+    train_rows, holdout_rows = split_rows(keys, target, params)
+    y_train = target[train_rows]
     return Dataset(
-        X_train=model_frame(train, params),
+        X_train=features.iloc[train_rows],
         y_train=y_train,
-        X_holdout=model_frame(holdout, params),
-        y_holdout=target_values(holdout, params),
+        X_holdout=features.iloc[holdout_rows],
+        y_holdout=target[holdout_rows],
         data_sha256=data_sha256,
         holdout_fingerprint=rows_fingerprint(holdout_rows),
+        holdout_keys=keys[holdout_rows],
         labels=np.unique(y_train).tolist() if params.task == "classification" else None,
     )
 

@@ -28,6 +28,11 @@ class Outputs:
     probabilities: np.ndarray | None
     classes: tuple | None
 
+    def rows(self, mask: np.ndarray) -> Outputs:
+        """The outputs of the rows where mask is True."""
+        probabilities = None if self.probabilities is None else self.probabilities[mask]
+        return Outputs(self.predictions[mask], probabilities, self.classes)
+
 
 def predict(model, X: pd.DataFrame, params: Params) -> Outputs:
     if params.task == "classification":

@@ -16,6 +16,7 @@ from ml.evaluate import predict
 from ml.model import build_pipeline
 from ml.params import Params
 from ml.provenance import git_commit, library_versions
+from ml.split import METHOD as SPLIT_METHOD
 
 GOLDEN_ROWS = 8
 
@@ -85,6 +86,7 @@ def fit(dataset: Dataset, params: Params) -> tuple[Pipeline, dict]:
         "params": params.raw,
         "data_sha256": dataset.data_sha256,
         "holdout_fingerprint": dataset.holdout_fingerprint,
+        "split_method": SPLIT_METHOD,
         "training_rows": int(len(dataset.y_train)),
         "fit_seconds": round(fit_seconds, 3),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
