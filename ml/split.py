@@ -34,8 +34,9 @@ def _splitmix64(values: np.ndarray) -> np.ndarray:
 
 def row_keys(features: pd.DataFrame, target: np.ndarray) -> np.ndarray:
     """One uint64 per row from its values as the model sees them (floats and strings), not as the file typed them:
-    an int column that gains a missing value (and is read as float) keeps every row's key."""
-    canonical = features.reset_index(drop=True).assign(
+    an int column that gains a missing value (and is read as float) keeps every row's key, and so does listing the
+    features in another order."""
+    canonical = features[sorted(features.columns)].reset_index(drop=True).assign(
         __target__=pd.Series(target).map(str) if target.dtype.kind not in "fc" else target.astype(float))
     return pd.util.hash_pandas_object(canonical, index=False).to_numpy()
 

@@ -18,6 +18,11 @@ def all_releases(client: GitHubClient) -> list[dict[str, Any]]:
     return list(client.paginate(client.repo_url("/releases"), permission=PERMISSION))
 
 
+def tag_names(client: GitHubClient) -> list[str]:
+    """Every git tag of the repository: a deleted release leaves its tag behind."""
+    return [tag["name"] for tag in client.paginate(client.repo_url("/tags"), permission="`contents: read`")]
+
+
 def drafts_for_tag(client: GitHubClient, tag: str) -> list[dict[str, Any]]:
     return [r for r in all_releases(client) if r.get("draft") and r.get("tag_name") == tag]
 

@@ -97,8 +97,11 @@ class GitHubReleasesRegistry(Registry):
         return [ModelVersion(v, self._metadata(r)) for v, r in self._complete().items()]
 
     def next_version(self) -> int:
-        published = self._published()
-        return max(published) + 1 if published else 1
+        """One past every published version and every model-vN tag: a release deleted by hand leaves its tag, and
+        publishing onto it would attach the new model to the old commit (GitHub ignores target_commitish then)."""
+        tagged = {version_of({"tag_name": name}) for name in releases.tag_names(self.client)} - {None}
+        taken = set(self._published()) | tagged
+        return max(taken) + 1 if taken else 1
 
     def _champion_release(self, complete: dict[int, dict[str, Any]]) -> tuple[int, dict[str, Any]] | None:
         serving = [(v, r) for v, r in complete.items() if not r.get("prerelease")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from ml.dataset import load_dataset
 from ml.errors import ParamsError
 from ml.train import fit
 from tests.conftest import Workspace, assert_one_line_error, run_scripts
@@ -14,8 +15,9 @@ from tests.core.conftest import params_of
 
 def test_a_hyperparameter_the_data_cannot_take_is_one_line_from_train(workspace: Workspace) -> None:
     ws = workspace
+    rows = len(load_dataset(params_of(ws)).y_train)  # about 2400 (80% of the sample)
     ws.edit_params(lambda raw: raw.update(model={"class": "sklearn.neighbors.KNeighborsClassifier",
-                                                 "params": {"n_neighbors": 5000}}))  # 2400 training rows
+                                                 "params": {"n_neighbors": 5000}}))
     other = ws.params | {"model": {"class": "sklearn.ensemble.HistGradientBoostingClassifier",
                                    "params": {"early_stopping": True, "validation_fraction": 5000}}}
     (ws.root / "other.yaml").write_text(yaml.safe_dump(other, sort_keys=False))
@@ -25,11 +27,12 @@ def test_a_hyperparameter_the_data_cannot_take_is_one_line_from_train(workspace:
     knn, hgb = run_scripts([("train.py", ["--model-dir", "knn"], ws.root),
                             ("train.py", ["--params", "other.yaml", "--model-dir", "hgb"], ws.root)])
     line = assert_one_line_error(knn, "model KNeighborsClassifier could not be fitted: ",
-                                 "Expected n_neighbors <= n_samples_fit, but n_neighbors = 5000, n_samples_fit = 2400",
+                                 "Expected n_neighbors <= n_samples_fit, but n_neighbors = 5000, "
+                                 f"n_samples_fit = {rows}",
                                  "— change model.params in params.yaml")
     assert "unexpected" not in line and "ValueError" not in line
     assert_one_line_error(hgb, "model HistGradientBoostingClassifier could not be fitted: ",
-                          "smaller than the number of samples 2400", "change model.params")
+                          f"smaller than the number of samples {rows}", "change model.params")
     assert not (ws.root / "knn").exists() and not (ws.root / "hgb").exists()  # no bundle, not even the old one
 
 

@@ -104,6 +104,23 @@ def test_a_publish_that_fails_halfway_leaves_no_champion(gh: GitHubStandIn, regi
     assert uploaded == 3 + (1 if broken_op == "repos/upload_release_asset" else 3)  # v1's, then v2's before the break
 
 
+def test_a_tag_left_by_a_deleted_release_is_skipped_not_reused(gh: GitHubStandIn, registry: GitHubReleasesRegistry,
+                                                                client: GitHubClient, tmp_path: Path) -> None:
+    """Someone deletes release model-v2 by hand; its tag stays. v2 again would hang the new model on the old commit."""
+    from ml.github import releases
+
+    _publish(registry, tmp_path, 1)
+    _publish(registry, tmp_path, 2)
+    releases.delete_release(client, next(r["id"] for r in gh.release_list() if r["tag_name"] == "model-v2"))
+    assert registry.champion().version == 1
+
+    assert registry.next_version() == 3
+    assert _publish(registry, tmp_path, 3) == 3
+    assert registry.champion().version == 3
+    assert sorted(r["tag_name"] for r in gh.release_list()) == ["model-v1", "model-v3"]
+    assert gh.violations == []
+
+
 def test_a_killed_publish_leaves_a_draft_that_is_never_champion_and_is_replaced(
         gh: GitHubStandIn, registry: GitHubReleasesRegistry, client: GitHubClient, tmp_path: Path) -> None:
     from ml.github import releases

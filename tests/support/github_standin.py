@@ -63,7 +63,8 @@ PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "pulls/list": (("pull_requests", "read"), ("contents", "read")),
     "pulls/get": (("pull_requests", "read"), ("contents", "read")),
     "repos/list_pull_requests_associated_with_commit": (("pull_requests", "read"), ("contents", "read")),
-    "repos/list_releases": (("contents", "read"),), "repos/get_release": (("contents", "read"),),
+    "repos/list_releases": (("contents", "read"),), "repos/list_tags": (("contents", "read"),),
+    "repos/get_release": (("contents", "read"),),
     "repos/get_release_by_tag": (("contents", "read"),), "repos/list_release_assets": (("contents", "read"),),
     "repos/get_release_asset": (("contents", "read"),),
     "repos/create_release": (("contents", "write"),), "repos/update_release": (("contents", "write"),),
@@ -624,6 +625,8 @@ class GitHubStandIn:
             "upload_url": f"{self.url}/uploads{self._repo_path(f'/releases/{release_id}/assets')}{{?name,label}}",
         }
         self.releases[release_id] = release
+        if not draft:
+            self._tag_release(release)
         return Response(201, copy.deepcopy(release))
 
     def _op_repos__update_release(self, route, query, body, raw, headers) -> Response:
@@ -634,8 +637,21 @@ class GitHubStandIn:
         if "draft" in body:
             if release["draft"] and not body["draft"]:
                 release["published_at"] = self._now()
+                self._tag_release(release)
             release["draft"] = body["draft"]
         return Response(200, copy.deepcopy(release))
+
+    def _tag_release(self, release: dict[str, Any]) -> None:
+        """Publishing creates the tag at target_commitish, or keeps an existing tag where it points (as GitHub
+        does); deleting the release later leaves the tag."""
+        target = release["target_commitish"]
+        self.refs.setdefault(f"refs/tags/{release['tag_name']}", self.refs.get(f"refs/heads/{target}", target))
+
+    def _op_repos__list_tags(self, route, query, body, raw, headers) -> Response:
+        self._check_repo(route)
+        tags = [{"name": ref[len("refs/tags/"):], "commit": {"sha": sha, "url": self._api_url(f"/commits/{sha}")}}
+                for ref, sha in sorted(self.refs.items()) if ref.startswith("refs/tags/")]
+        return self._page(tags, query, self._repo_path("/tags"))
 
     def _op_repos__delete_release(self, route, query, body, raw, headers) -> Response:
         release = self._release(route)
