@@ -47,6 +47,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def read_data(params: Params, path: str | Path | None = None) -> pd.DataFrame:
+    """The data file (params.yaml's, or a new one that is to replace it) without the columns `data.exclude` names:
+    identifiers and timestamps may stay in the file without being validated or learned from."""
+    frame = read_table(path or params.data_path)
+    return frame.drop(columns=[name for name in params.exclude if name in frame.columns])
+
+
 def to_bool(series: pd.Series) -> pd.Series:
     """Booleans arrive as True/False, 1/0 or 'yes'/'no' strings; return 1.0/0.0 with NaN for missing."""
     if pd.api.types.is_bool_dtype(series):

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ml.data import read_table
+from ml.data import read_data
 from ml.dvc_data import DVC_FILE, default_remote, open_repo
 from ml.errors import DataError
 from ml.fileio import write_bytes_atomic
@@ -28,7 +28,7 @@ def replace_data(params: Params, new_file: Path, source: str) -> bool:
     returns whether data.dvc changed."""
     _require_tracked(params)
     remote = _require_remote(params.root)
-    result = validate_frame(read_table(new_file), params)
+    result = validate_frame(read_data(params, new_file), params)
     if not result.ok:
         raise DataError(f"{source}: the new data does not fit params.yaml: {result.one_line()}")
     dvc_file = params.root / DVC_FILE

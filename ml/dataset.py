@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ml.data import model_frame, read_table, target_values
+from ml.data import model_frame, read_data, target_values
 from ml.errors import DataError
 from ml.fileio import sha256_file
 from ml.params import Params
@@ -28,7 +28,7 @@ class Dataset:
 
 
 def load_valid_frame(params: Params) -> pd.DataFrame:
-    frame = read_table(params.data_path)
+    frame = read_data(params)
     result = validate_frame(frame, params)
     if not result.ok:
         raise DataError(f"{params.data_path}: {result.one_line()}")

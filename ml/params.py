@@ -46,6 +46,7 @@ class Params:
     root: Path
     data_path: Path
     sample_rows: int | None
+    exclude: tuple[str, ...]  # columns of the data file the pipeline ignores (IDs, timestamps, free text)
     task: str
     target: str
     features: tuple[Feature, ...]
@@ -96,6 +97,17 @@ def _get(mapping: dict, key: str, where: str, kind: type | tuple[type, ...], def
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise ParamsError(f"params.yaml: '{where}{key}' must be {names}, got {value!r}")
     return value
+
+
+def _excluded_columns(data: dict, target: str, features: tuple[Feature, ...]) -> tuple[str, ...]:
+    listed = _get(data, "exclude", "data.", list, [])
+    names = tuple(str(_literal(name, "'data.exclude'")) for name in listed)
+    used = {target, *(f.name for f in features)}
+    for name in names:
+        if name in used:
+            role = "the target" if name == target else "a feature"
+            raise ParamsError(f"params.yaml: 'data.exclude' lists '{name}', which is {role}")
+    return names
 
 
 def reject_unknown(mapping: dict, where: str, known: tuple[str, ...], hint: str = "") -> None:
@@ -176,7 +188,7 @@ def parse_params(raw: Any, root: Path) -> Params:
         raise ParamsError("params.yaml: the top level must be a mapping")
     reject_unknown(raw, "", SECTIONS, "; other tools' settings (such as other DVC stages' params) belong in "
                                       "their own params file")
-    data = _section(raw, "data", "", ("path", "sample_rows"))
+    data = _section(raw, "data", "", ("path", "sample_rows", "exclude"))
     sample_rows = _get(data, "sample_rows", "data.", int, None)
     if sample_rows is not None and sample_rows < 1:
         raise ParamsError(f"params.yaml: 'data.sample_rows' must be a positive number of rows, got {sample_rows}")
@@ -190,6 +202,7 @@ def parse_params(raw: Any, root: Path) -> Params:
     features = tuple(parse_feature(str(_literal(name, "'features'")), spec) for name, spec in features_raw.items())
     if target in features_raw:
         raise ParamsError(f"params.yaml: target '{target}' is also listed as a feature")
+    exclude = _excluded_columns(data, target, features)
 
     model = _section(raw, "model", "", ("class", "params"))
     model_class = _get(model, "class", "model.", str)
@@ -242,6 +255,7 @@ def parse_params(raw: Any, root: Path) -> Params:
         root=root,
         data_path=root / _get(data, "path", "data.", str),
         sample_rows=sample_rows,
+        exclude=exclude,
         task=task,
         target=target,
         features=features,

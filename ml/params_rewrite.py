@@ -124,6 +124,13 @@ def declared_types(raw: Any) -> dict[str, str]:
             if isinstance(spec, dict) and isinstance(spec.get("type"), str)}
 
 
+def excluded_columns(raw: Any, frame: Any) -> list:
+    """The data's columns params.yaml's data.exclude names: left out of the draft, as the pipeline leaves them out."""
+    listed = _mapping(raw, "data").get("exclude") if isinstance(raw, dict) else None
+    names = {str(name) for name in listed} if isinstance(listed, list) else set()
+    return [column for column in frame.columns if str(column) in names]
+
+
 def keep_declared(declared: Any, drafted: dict[str, dict]) -> tuple[dict[str, dict], list[str], list[str]]:
     """(features, kept, changes): the drafted features, except that a column already declared with the same type
     keeps its spec (widened ranges, category order, nullability), widened only as far as the data needs:

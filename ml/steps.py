@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ml.data import read_table
+from ml.data import read_data
 from ml.dataset import Dataset, dataset_from_frame, load_dataset
 from ml.drift.config import drift_config
 from ml.errors import DataError, MLOpsError
@@ -53,7 +53,7 @@ def validate_step(params: Params, reports_dir: Path) -> Dataset:
 def _checked_dataset(params: Params, report: dict[str, Any]) -> Dataset:
     """Read, validate and split the data, recording the findings in report; any reason the data cannot be used
     (the schema, a split with nothing to learn) is a DataError, so the report never says ok when training fails."""
-    frame = read_table(params.data_path)
+    frame = read_data(params)
     result = validate_frame(frame, params)
     report.update(rows=result.rows, failures=result.failures)
     if not result.ok:

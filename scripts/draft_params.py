@@ -10,7 +10,7 @@ from ml.data import read_table
 from ml.fileio import write_text_atomic
 from ml.infer_features import draft_features, stored_types
 from ml.params import TASKS, read_params_yaml
-from ml.params_rewrite import declared_types, rewrite_params
+from ml.params_rewrite import declared_types, excluded_columns, rewrite_params
 
 
 @click.command()
@@ -22,14 +22,17 @@ from ml.params_rewrite import declared_types, rewrite_params
 @click.option("--write", is_flag=True, help="Rewrite the params file in place; without it the new file is printed.")
 @one_line_errors
 def main(data: str, target: str, task: str | None, params_path: str, write: bool) -> None:
-    """Describe DATA (CSV or parquet) in params.yaml: every column but --target becomes a feature with its type,
-    range or categories and nullability. The model, metrics and drift settings are kept unless they no longer fit
-    (a regressor for class labels, a metric of the other task, a critical column that is gone)."""
+    """Describe DATA (CSV or parquet) in params.yaml: every column but --target and those listed in data.exclude
+    becomes a feature with its type, range or categories and nullability. The model, metrics and drift settings
+    are kept unless they no longer fit (a regressor for class labels, a metric of the other task, a critical column
+    that is gone)."""
     root = Path.cwd()
     location = Path(os.path.abspath(data))
     label = location.relative_to(root).as_posix() if location.is_relative_to(root) else str(location)
     text, raw = read_params_yaml(params_path)
-    draft = draft_features(read_table(data), target, task, declared_types(raw), stored_types(data))
+    frame = read_table(data)
+    draft = draft_features(frame.drop(columns=excluded_columns(raw, frame)), target, task, declared_types(raw),
+                           stored_types(data))
     result = rewrite_params(text, raw, draft, label, root)
     kinds = sorted({spec["type"] for spec in draft.features.values()})
     click.echo(f"{label}: {len(draft.features)} features ({', '.join(kinds)}), {draft.task} of '{target}'", err=True)

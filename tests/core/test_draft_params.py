@@ -156,7 +156,7 @@ def test_a_classification_fork_runs_after_one_command(fork):
     assert "classification of 'species'" in run.stderr and "critical_columns" in run.stderr
 
     raw = yaml.safe_load(after)
-    assert raw["data"] == {"path": "data/iris.csv"} and raw["target"] == "species"
+    assert raw["data"] == {"path": "data/iris.csv", "exclude": []} and raw["target"] == "species"
     assert raw["features"]["petal_width"] == {"type": "float", "min": 0.1, "max": 2.5, "nullable": True}
     assert raw["model"] == yaml.safe_load(before)["model"]  # still a classifier: kept as it was
     assert after.count("\n\n") == before.count("\n\n")  # the blank lines between blocks, and
