@@ -11,6 +11,7 @@ from ml.github.errors import GitHubError
 
 PERMISSION = "`actions: write`"
 MAX_INPUTS = 25  # GitHub's limit on workflow_dispatch inputs
+UNFINISHED = frozenset({"requested", "queued", "pending", "waiting", "in_progress"})  # a run's status until completed
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,12 @@ def dispatch_workflow(client: GitHubClient, workflow: str, ref: str, inputs: dic
     if "id" in answer:  # found by find(): the run our lost attempt started
         return DispatchResult(answer["id"], answer.get("html_url"))
     return DispatchResult(None, None)
+
+
+def unfinished_dispatch_run(client: GitHubClient, workflow: str) -> dict[str, Any] | None:
+    """The newest workflow_dispatch run of `workflow` that has not completed yet, or None."""
+    base = client.repo_url(f"/actions/workflows/{quote(workflow, safe='')}")
+    return next((run for run in _dispatch_runs(client, base) if run.get("status") in UNFINISHED), None)
 
 
 def _dispatch_runs(client: GitHubClient, base: str) -> list[dict[str, Any]]:

@@ -112,3 +112,21 @@ def test_the_open_pr_check_is_planned_needs_a_prefix_and_a_permission(gh: GitHub
     denied = run_gh(gh, "dispatch_workflow.py", *RETRAIN, cwd=tmp_path)
     assert_one_line_error(denied, "403", "`pull-requests: read`")
     assert gh.dispatches == []
+
+
+def test_an_unfinished_dispatched_run_stops_the_next_dispatch_until_it_completes(gh: GitHubStandIn,
+                                                                                 tmp_path: Path) -> None:
+    """Drift two days running while the first retraining is still queued: its PR does not exist yet."""
+    gh.add_workflow("retrain.yml", inputs=("reason",))
+    assert_ok(run_gh(gh, "dispatch_workflow.py", *RETRAIN, "--skip-if-running", cwd=tmp_path))
+    first = gh.runs[0]
+    skipped = assert_ok(run_gh(gh, "dispatch_workflow.py", *RETRAIN, "--skip-if-running", cwd=tmp_path))
+    assert len(gh.dispatches) == 1
+    assert skipped.stdout.startswith("::notice title=retrain.yml not dispatched::")
+    assert f"run {first['id']} of it is still queued ({first['html_url']})" in skipped.stdout
+
+    first["status"], first["conclusion"] = "completed", "failure"
+    assert_ok(run_gh(gh, "dispatch_workflow.py", *RETRAIN, "--skip-if-running", cwd=tmp_path))
+    assert len(gh.dispatches) == 2
+    assert_ok(run_gh(gh, "dispatch_workflow.py", *RETRAIN, cwd=tmp_path))  # without the flag: not looked at
+    assert len(gh.dispatches) == 3
