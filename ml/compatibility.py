@@ -15,15 +15,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ml.errors import MLOpsError
 from ml.params import Params
 
 _SHOWN_CHANGES = 3  # settings named in the one-line message; the rest are counted
 _SHOWN_CHARS = 80  # a value longer than this (a long category list) is cut
-
-
-class StaleModelError(MLOpsError):
-    """The model bundle was fitted on other data or with other model settings than today's: retrain, don't score."""
 
 
 def schema_mismatch(metadata: dict[str, Any], params: Params, labels: list | None,

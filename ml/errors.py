@@ -17,5 +17,9 @@ class IntegrityError(MLOpsError):
     """An artifact's sha256 does not match its metadata: it was corrupted or tampered with."""
 
 
+class StaleModelError(MLOpsError):
+    """The model bundle was fitted on other data or with other model settings than today's: retrain, don't score."""
+
+
 class RegistryError(MLOpsError):
     """The model registry cannot do what was asked (no such version, refused promotion...)."""

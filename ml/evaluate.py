@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ml.bundle import load_bundle, read_metadata
-from ml.compatibility import StaleModelError, schema_mismatch, stale_reasons
-from ml.errors import MLOpsError
+from ml.compatibility import schema_mismatch, stale_reasons
+from ml.errors import MLOpsError, StaleModelError
 from ml.metrics import METRICS, confusion
 from ml.params import Params
 from ml.weighted_metrics import point_scores
