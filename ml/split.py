@@ -51,12 +51,12 @@ def _keep_a_row_of_each_side(held: np.ndarray, draws: np.ndarray, target: np.nda
     """Tiny data only: give each class all of whose rows were drawn into the holdout back its highest-drawn row,
     then, when the holdout is empty, hold out the lowest-drawn row of a class with a training row to spare."""
     groups = np.zeros(len(held), dtype=np.int64) if target is None else np.unique(target, return_inverse=True)[1]
-    for group in np.unique(groups):
-        members = np.flatnonzero(groups == group)
+    members_of = [np.flatnonzero(groups == group) for group in np.unique(groups)]
+    for members in members_of:
         if held[members].all():
             held[members[np.argmax(draws[members])]] = False
     if not held.any():
-        spare = [np.flatnonzero(~held & (groups == group)) for group in np.unique(groups)]
+        spare = [members[~held[members]] for members in members_of]
         candidates = np.concatenate([rows for rows in spare if len(rows) > 1] or [np.array([], dtype=np.int64)])
         if len(candidates):
             held[candidates[np.argmin(draws[candidates])]] = True
