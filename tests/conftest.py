@@ -1,8 +1,9 @@
 """Shared fixtures: a small self-contained workspace (params.yaml + data) and a runner for the real scripts.
 
 The scripts resolve params.yaml paths against the working directory (like DVC), so each test gets its own
-directory with its own params.yaml, data and registry, and runs the scripts there as subprocesses of the venv's
-python: the same way a user and the workflows run them.
+directory with its own params.yaml, data and registry, and runs the scripts there, each in a process of its own
+as a user and the workflows run them (forked from a server that has the heavy libraries imported:
+tests/support/script_process.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.support import script_process
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "scripts"
@@ -54,10 +56,9 @@ def script_env(**extra: str) -> dict[str, str]:
 
 def run_script(script: str, *args: str, cwd: Path, env: dict[str, str] | None = None) -> ScriptRun:
     """Run scripts/<script> with the venv's python in cwd; capture everything, never raise on failure."""
-    command = (PYTHON, str(SCRIPTS / script), *args)
-    done = subprocess.run(command, cwd=cwd, env=env or script_env(), capture_output=True, text=True,
-                          timeout=SCRIPT_TIMEOUT, check=False)
-    return ScriptRun((script, *args), done.returncode, done.stdout, done.stderr)
+    returncode, stdout, stderr = script_process.run((PYTHON, str(SCRIPTS / script), *args), cwd, env or script_env(),
+                                                   SCRIPT_TIMEOUT)
+    return ScriptRun((script, *args), returncode, stdout, stderr)
 
 
 def run_scripts(calls: Sequence[tuple[str, Sequence[str], Path]]) -> list[ScriptRun]:
