@@ -32,6 +32,11 @@ SCRIPT_TIMEOUT = 180
 _LEAKY_ENV = ("MODEL_REGISTRY", "MLOPS_DEBUG", "GITHUB_SHA", "GITHUB_TOKEN", "GITHUB_REPOSITORY")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: the workers take whole files in this order, so the long ones do not finish last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @dataclass(frozen=True)
 class ScriptRun:
     args: tuple[str, ...]

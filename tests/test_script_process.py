@@ -65,3 +65,10 @@ def test_a_run_past_its_timeout_is_killed(monkeypatch, tmp_path):
     monkeypatch.setenv("TESTS_FRESH_INTERPRETER", "")
     with pytest.raises(subprocess.TimeoutExpired):
         script_process.run((sys.executable, str(script)), tmp_path, script_env(), 1)
+
+
+def test_a_missing_working_directory_fails_before_anything_runs(monkeypatch, tmp_path):
+    for fresh in ("1", ""):
+        monkeypatch.setenv("TESTS_FRESH_INTERPRETER", fresh)
+        with pytest.raises(FileNotFoundError):
+            script_process.run((sys.executable, "-c", "pass"), tmp_path / "missing", script_env(), 10)

@@ -21,7 +21,8 @@ from ml.params import parse_params
 from tests.conftest import REPO, assert_ok, run_script
 from tests.drift.conftest import load_script
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:dvc")  # DVC's own, not ours
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore::DeprecationWarning:dvc")]  # DVC's own, not ours
 
 
 @pytest.mark.parametrize("model, change", [

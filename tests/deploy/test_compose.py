@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from ml.deploy import http
 from tests.conftest import REPO, assert_ok, run_script, script_env
 from tests.deploy.bundles import free_ports
 from tests.deploy.hostenv import stand_in_path
+
+pytestmark = pytest.mark.slow
 
 
 def test_compose_file_declares_both_slots_on_loopback():

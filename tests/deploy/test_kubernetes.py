@@ -19,6 +19,7 @@ from tests.conftest import REPO, assert_ok, run_script, script_env
 from tests.deploy.bundles import copy_as_version
 from tests.deploy.hostenv import refused, stand_in_path
 
+pytestmark = pytest.mark.slow
 MANIFESTS = sorted((REPO / "deploy" / "kubernetes").glob("*.yaml"))
 
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.conftest import assert_ok
 from tests.deploy.bundles import golden
 from tests.deploy.conftest import deploy_workspace, host_env  # noqa: F401 - fixtures
 from tests.deploy.hostenv import assert_all_new_after, epoch
 from tests.deploy.loadgen import LoadGenerator
 
+pytestmark = pytest.mark.slow
 DEPLOYS = 10
 
 

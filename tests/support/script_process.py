@@ -14,6 +14,7 @@ that both ways give the same results).
 from __future__ import annotations
 
 import atexit
+import errno
 import io
 import multiprocessing
 import os
@@ -28,7 +29,10 @@ from pathlib import Path
 # Imported once by the fork server: the third-party libraries the scripts spend their start-up on.
 PRELOAD = ["numpy", "pandas", "scipy.stats", "sklearn.compose", "sklearn.ensemble", "sklearn.linear_model",
            "sklearn.metrics", "sklearn.pipeline", "sklearn.preprocessing", "pandera.pandas", "joblib", "jinja2",
-           "yaml", "click", "requests"]
+           "yaml", "click", "requests",
+           # multiprocessing re-runs the parent's main module in every child: under plain pytest that is pytest's
+           # entry point (xdist workers have none), cheap once pytest is imported.
+           "pytest"]
 # The preloaded BLAS and OpenMP runtimes read their thread counts when loaded; the scripts get one thread anyway.
 _SERVER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
@@ -74,6 +78,8 @@ def run(command: tuple[str, ...], cwd: Path, env: dict[str, str], timeout: float
         done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
                               check=False)
         return done.returncode, done.stdout, done.stderr
+    if not cwd.is_dir():  # subprocess fails in the parent too, before anything runs
+        raise FileNotFoundError(errno.ENOENT, "no such directory", str(cwd))
     context = _start()
     with tempfile.TemporaryDirectory(prefix="script-run-") as scratch:
         out, err = Path(scratch, "stdout"), Path(scratch, "stderr")
