@@ -1,4 +1,5 @@
-"""The fork server that runs the scripts for the tests gives what a fresh `python script.py` gives."""
+"""The fork server that runs the scripts for the tests, and the `python` shim the workflow harness reaches it
+through, give what a fresh `python script.py` gives."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.support import script_process
 PROBE = textwrap.dedent("""
     import atexit, json, os, sys, threading
     mode = sys.argv[1]
-    print(json.dumps({"argv": sys.argv, "cwd": os.getcwd(), "path0": sys.path[0], "name": __name__,
+    print(json.dumps({"argv": sys.argv, "cwd": os.getcwd(), "path": sys.path, "name": __name__,
                       "env": os.environ.get("PROBE_VALUE"), "ml_loaded": "ml" in sys.modules,
                       "stdin": sys.stdin.read()}))
     print("to stderr: é", file=sys.stderr)
@@ -33,30 +34,41 @@ PROBE = textwrap.dedent("""
 """)
 
 
-def both_ways(monkeypatch, tmp_path: Path, *args: str) -> tuple[tuple, tuple]:
-    script = tmp_path / "probe.py"
-    script.write_text(PROBE)
-    env = script_env(PROBE_VALUE="from the test")
+def three_ways(monkeypatch, tmp_path: Path, *args: str) -> list[tuple[int, str, str]]:
+    """A fresh interpreter, a fork, and a fork asked for through the shim; the script named relative to cwd and a
+    PYTHONPATH entry in the environment."""
+    (tmp_path / "probe.py").write_text(PROBE)
+    env = script_env(PROBE_VALUE="from the test", PYTHONPATH=str(tmp_path / "lib"))
     results = []
     for fresh in ("1", ""):
         monkeypatch.setenv("TESTS_FRESH_INTERPRETER", fresh)
-        results.append(script_process.run((sys.executable, str(script), *args), tmp_path, env, 60))
-    return results[0], results[1]
+        results.append(script_process.run((sys.executable, "probe.py", *args), tmp_path, env, 60))
+    shim = subprocess.run([*script_process.shim_command(), "probe.py", *args], cwd=tmp_path, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False)
+    return [*results, (shim.returncode, shim.stdout, shim.stderr)]
 
 
 @pytest.mark.parametrize("mode", ["ok", "raise", "message", "code", "kill"])
 def test_a_forked_run_matches_a_fresh_interpreter(monkeypatch, tmp_path, mode):
-    fresh, forked = both_ways(monkeypatch, tmp_path, mode)
+    fresh, forked, shimmed = three_ways(monkeypatch, tmp_path, mode)
     want_code = {"ok": 0, "raise": 1, "message": 1, "code": 3, "kill": -9}[mode]
     assert fresh[0] == want_code, fresh
-    assert forked[0] == fresh[0]
-    assert forked[1] == fresh[1]
-    assert forked[2] == fresh[2]
+    assert forked == fresh
+    assert shimmed == fresh
     assert '"ml_loaded": false' in forked[1] and '"stdin": ""' in forked[1] and "from the test" in forked[1]
+    assert f'"path": ["{tmp_path}", "{tmp_path / "lib"}", ' in forked[1]
     if mode == "raise":
         assert "Traceback" in forked[2] and "ValueError: boom" in forked[2]
     if mode != "kill":
         assert forked[1].endswith("thread finished\natexit ran\n"), forked[1]
+
+
+def test_other_interpreter_variables_get_a_fresh_interpreter(monkeypatch, tmp_path):
+    (tmp_path / "seed.py").write_text("import sys\nprint(sys.flags.hash_randomization, hash('x'))\n")
+    monkeypatch.setenv("TESTS_FRESH_INTERPRETER", "")
+    runs = {seed: script_process.run((sys.executable, "seed.py"), tmp_path, script_env(PYTHONHASHSEED=seed), 60)
+            for seed in ("1", "2")}
+    assert runs["1"][1] != runs["2"][1] and runs["1"][1].startswith("1 ")
 
 
 def test_a_run_past_its_timeout_is_killed(monkeypatch, tmp_path):

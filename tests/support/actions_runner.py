@@ -25,6 +25,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.support import script_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -472,11 +475,13 @@ class ActionsRunner:
     def _make_tools(self) -> Path:
         tools = self.work_dir / "tools"
         tools.mkdir(exist_ok=True)
-        # `pip install -e .` of the checkout, emulated: the venv's python with the workspace first on sys.path.
+        # `pip install -e .` of the checkout, emulated: the venv's python with the workspace first on sys.path; a
+        # script it runs is forked from the tests' fork server (tests/support/script_process.py).
+        python = [sys.executable] if script_process.fresh_interpreter() else script_process.shim_command()
         for name in ("python", "python3"):
             wrapper = tools / name
             wrapper.write_text(f'#!/bin/sh\nexport PYTHONPATH="$GITHUB_WORKSPACE${{PYTHONPATH:+:$PYTHONPATH}}"\n'
-                               f'exec "{sys.executable}" "$@"\n')
+                               f'exec {shlex.join(python)} "$@"\n')
             wrapper.chmod(0o755)
         pip = tools / "pip"
         pip.write_text(_PIP_STANDIN.format(python=sys.executable, venv=VENV_BIN.parent))
