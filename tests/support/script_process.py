@@ -23,6 +23,7 @@ import json
 import multiprocessing
 import multiprocessing.connection
 import os
+import shutil
 import signal
 import socket
 import socketserver
@@ -210,7 +211,9 @@ def shim_command() -> list[str]:
     global _shim_server
     with _lock:
         if _shim_server is None:
-            path = os.path.join(tempfile.mkdtemp(prefix="scripts-"), "socket")  # short: sun_path is 108 bytes
+            directory = tempfile.mkdtemp(prefix="scripts-")  # short: a socket's path has at most 108 bytes
+            atexit.register(shutil.rmtree, directory, ignore_errors=True)
+            path = os.path.join(directory, "socket")
             _shim_server = socketserver.ThreadingUnixStreamServer(path, _ShimRequest)
             _shim_server.daemon_threads = True
             threading.Thread(target=_shim_server.serve_forever, name="script-shim", daemon=True).start()
