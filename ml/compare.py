@@ -102,8 +102,9 @@ def compare(challenger_dir: Path, champion_dir: Path | None, dataset: Dataset, p
         y, chall_out, champ_out = y[unseen], chall_out.rows(unseen), champ_out.rows(unseen)
         chall_scores = metric_table(y, chall_out, params)
         result["holdout"].update(rows=int(len(y)), champion_trained_rows=int((~unseen).sum()))
-        for name, value in chall_scores.items():
-            result["metrics"][name]["challenger"] = value
+        for name, value in chall_scores.items():  # metrics.json keeps the whole holdout's; the report shows both
+            entry = result["metrics"][name]
+            entry.update(challenger_whole_holdout=entry["challenger"], challenger=value)
     champ_scores = metric_table(y, champ_out, params)
     names = list(chall_scores)
     samples = paired_delta_samples(y, champ_out, chall_out, params.task, names,
@@ -121,10 +122,11 @@ def compare(challenger_dir: Path, champion_dir: Path | None, dataset: Dataset, p
     if params.task == "classification":
         result["mcnemar"] = mcnemar(y, champ_out, chall_out)
     result = _with_verdict(result, decide(deltas, params))
-    if split_note:
+    if split_note and unseen is None:
+        result["reasons"].append(split_note)
+    elif split_note:
         result["reasons"].append(f"compared on the {len(y)} holdout rows the champion held out too, leaving out "
-                                 f"{result['holdout']['champion_trained_rows']} {split_note}" if unseen is not None
-                                 else split_note)
+                                 f"{result['holdout']['champion_trained_rows']} {split_note}")
     return result
 
 

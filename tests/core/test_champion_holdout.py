@@ -60,10 +60,14 @@ def test_a_champion_split_with_another_seed_is_compared_on_the_rows_both_held_ou
     assert all(m["champion"] is not None for m in metrics.values())
     validate_step(params_of(ws), ws.reports)
     evaluate_step(params_of(ws), ws.model, ws.reports / "metrics.json")
+    whole = json.loads((ws.reports / "metrics.json").read_text())["metrics"]
+    assert all(metrics[name]["challenger_whole_holdout"] == whole[name] for name in metrics)
+    assert any(metrics[name]["challenger"] != whole[name] for name in metrics)  # fewer rows, other values
+    primary = comparison["primary_metric"]
     comment = write_pr_reports(ws.reports)[0].read_text()
     assert (f"- Holdout: {comparison['holdout']['rows']} rows, fingerprint `{comparison['holdout']['fingerprint']}` "
             f"(champion and challenger scored on the same rows; {left_out} more left out: the champion trained on "
-            "them)") in comment
+            f"them. On all {full_holdout} holdout rows the challenger's {primary} is {whole[primary]:.4f})") in comment
 
 
 def test_a_champion_from_before_the_row_hash_split_is_compared_with_a_warning(with_champion: Workspace) -> None:
