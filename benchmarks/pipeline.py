@@ -12,12 +12,13 @@ In a temporary workspace (params.yaml from the repository, data regenerated at -
 4. that same pipeline as a function call in this process (`ml.steps.run_pipeline`): imports paid, as the
    baseline's are, so the ratio compares work with work;
 5. the baseline, in this process: build_pipeline(params).fit on the same training split;
-6. (--detail) each piece of the work timed in this process, and each step's startup (`--help`): where time goes.
+6. the in-process pipeline and the baseline again with every thread pool (OpenMP, BLAS) held to one thread: the
+   work itself, without parallel speed-up or OpenMP's spinning; over the machine's cores it bounds the ratio
+   that any overlapping or parallelising of the same work could reach here;
+7. (--detail) each piece of the work timed in this process, and each step's startup (`--help`): where time goes.
 
 Each measurement is the best of --repeat interleaved runs. Prints the time of each step, the three totals and
-their ratios to the bare fit (goal: <= 1.3), the in-process overhead beyond the fit in seconds, and the CPU
-seconds of the fit and of the in-process pipeline: spread over every core, the latter bounds from below the ratio
-that any overlapping of the same work could reach on this machine.
+their ratios to the bare fit (goal: <= 1.3), and the in-process overhead beyond the fit in seconds.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 
 import click
 import yaml
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = [
@@ -81,32 +83,30 @@ def workspace_params(workspace: Path):
     return parse_params(yaml.safe_load((workspace / "params.yaml").read_text()), workspace)
 
 
-def in_process(workspace: Path) -> tuple[float, float]:
-    """The whole pipeline as scripts/run_pipeline.py runs it, minus the interpreter start and imports: wall and
-    CPU seconds (every thread of this process)."""
+def in_process(workspace: Path) -> float:
+    """The whole pipeline as scripts/run_pipeline.py runs it, minus the interpreter start and imports."""
     from ml.steps import run_pipeline
 
     params = workspace_params(workspace)
     with contextlib.chdir(workspace):
-        started, cpu = time.perf_counter(), time.process_time()
+        started = time.perf_counter()
         result = run_pipeline(params, workspace / "reports", workspace / "artifacts" / "model")
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        elapsed = time.perf_counter() - started
     if result["champion"] is None:
         raise click.ClickException("the in-process pipeline found no champion: it skipped the comparison")
-    return elapsed, cpu
+    return elapsed
 
 
-def bare_fit(workspace: Path) -> tuple[float, float, int]:
-    """The estimator's own fit on the training split the pipeline uses, data already in memory: wall and CPU
-    seconds, and the training rows."""
+def bare_fit(workspace: Path) -> tuple[float, int]:
+    """The estimator's own fit on the training split the pipeline uses, data already in memory."""
     from ml.dataset import load_dataset
     from ml.model import build_pipeline
 
     params = workspace_params(workspace)
     dataset, model = load_dataset(params), build_pipeline(params)
-    started, cpu = time.perf_counter(), time.process_time()
+    started = time.perf_counter()
     model.fit(dataset.X_train, dataset.y_train)
-    return time.perf_counter() - started, time.process_time() - cpu, len(dataset.y_train)
+    return time.perf_counter() - started, len(dataset.y_train)
 
 
 def startup(workspace: Path, script: str) -> float:
@@ -175,8 +175,7 @@ def main(rows: int, json_out: str | None, repeat: int, detail: bool) -> None:
 
         # Each measurement is the best of --repeat runs, interleaved, so a busy moment does not skew one side.
         steps = {script: float("inf") for script, _ in STEPS}
-        one_process = function_call = fit_seconds = train_fit = float("inf")
-        function_cpu = fit_cpu = float("inf")
+        one_process = function_call = fit_seconds = train_fit = serial_call = serial_fit = float("inf")
         startups = dict(steps)
         for _ in range(repeat):
             for script, args in STEPS:
@@ -184,10 +183,12 @@ def main(rows: int, json_out: str | None, repeat: int, detail: bool) -> None:
             metadata = json.loads((workspace / "artifacts" / "model" / "metadata.json").read_text())
             train_fit = min(train_fit, metadata["fit_seconds"])
             one_process = min(one_process, run(workspace, "run_pipeline.py"))
-            wall, cpu = in_process(workspace)
-            function_call, function_cpu = min(function_call, wall), min(function_cpu, cpu)
-            wall, cpu, train_rows = bare_fit(workspace)
-            fit_seconds, fit_cpu = min(fit_seconds, wall), min(fit_cpu, cpu)
+            function_call = min(function_call, in_process(workspace))
+            fit, train_rows = bare_fit(workspace)
+            fit_seconds = min(fit_seconds, fit)
+            with threadpool_limits(limits=1):
+                serial_call = min(serial_call, in_process(workspace))
+                serial_fit = min(serial_fit, bare_fit(workspace)[0])
             for script, _ in STEPS:
                 startups[script] = min(startups[script], startup(workspace, script))
         pipeline = sum(steps.values())
@@ -204,10 +205,10 @@ def main(rows: int, json_out: str | None, repeat: int, detail: bool) -> None:
         # The same overhead in seconds, for a goal stated without the fit: in-process pipeline minus the fit.
         "overhead_seconds": function_call - fit_seconds,
         "overhead_seconds_per_100k_rows": (function_call - fit_seconds) * 100_000 / rows,
-        # CPU seconds (all threads): the pipeline cannot take less wall time than its CPU time spread over every
-        # core, so this ratio is the best any scheduling of the same work could reach on this machine.
-        "in_process_cpu_seconds": function_cpu, "fit_cpu_seconds": fit_cpu,
-        "ratio_floor_all_cores_busy": function_cpu / os.cpu_count() / fit_seconds,
+        # One thread: the work itself. No schedule on this machine's cores finishes it in less than work / cores.
+        "one_thread_in_process_seconds": serial_call, "one_thread_fit_seconds": serial_fit,
+        "fit_parallel_efficiency": serial_fit / (os.cpu_count() * fit_seconds),
+        "ratio_floor_all_cores": serial_call / os.cpu_count() / fit_seconds,
     }
     click.echo(f"\nwhole pipeline on {rows} rows ({os.cpu_count()} cores, best of {repeat}), "
                f"compare decision: {decision}")
@@ -230,9 +231,11 @@ def main(rows: int, json_out: str | None, repeat: int, detail: bool) -> None:
         click.echo(f"ratio pipeline / fit ({label}): {ratio:.2f} ({verdict} the goal of <= {GOAL})")
     click.echo(f"overhead beyond the fit (in this process): {results['overhead_seconds']:.2f} s, "
                f"{results['overhead_seconds_per_100k_rows']:.2f} s per 100k rows")
-    click.echo(f"CPU seconds: fit {fit_cpu:.2f} ({fit_cpu / fit_seconds:.2f} cores busy), in-process pipeline "
-               f"{function_cpu:.2f}; with all {os.cpu_count()} cores busy throughout, the same work would still take "
-               f">= {function_cpu / os.cpu_count():.2f} s: ratio >= {results['ratio_floor_all_cores_busy']:.2f}")
+    cores = os.cpu_count()
+    click.echo(f"one thread: in-process pipeline {serial_call:.2f} s, fit {serial_fit:.2f} s (the fit's {cores} "
+               f"threads use the cores at {results['fit_parallel_efficiency']:.0%}); that work spread over all "
+               f"{cores} cores with none idle: {serial_call / cores:.2f} s, ratio >= "
+               f"{results['ratio_floor_all_cores']:.2f} for any schedule of it")
     if json_out:
         Path(json_out).write_text(json.dumps(results, indent=2) + "\n")
 
