@@ -195,8 +195,9 @@ def main(rows: int, json_out: str | None, repeat: int, detail: bool) -> None:
         decision = json.loads((workspace / "reports" / "comparison.json").read_text())["decision"]
         pieces = breakdown(workspace) if detail else {}
 
+    cores = os.cpu_count()
     results = {
-        "rows": rows, "train_rows": train_rows, "cores": os.cpu_count(), "repeat": repeat, "steps": steps,
+        "rows": rows, "train_rows": train_rows, "cores": cores, "repeat": repeat, "steps": steps,
         "pipeline_seconds": pipeline, "one_process_seconds": one_process, "in_process_seconds": function_call,
         "fit_seconds": fit_seconds,
         "fit_seconds_inside_train_py": train_fit, "startup_seconds": startups, "breakdown": pieces,
@@ -207,10 +208,10 @@ def main(rows: int, json_out: str | None, repeat: int, detail: bool) -> None:
         "overhead_seconds_per_100k_rows": (function_call - fit_seconds) * 100_000 / rows,
         # One thread: the work itself. No schedule on this machine's cores finishes it in less than work / cores.
         "one_thread_in_process_seconds": serial_call, "one_thread_fit_seconds": serial_fit,
-        "fit_parallel_efficiency": serial_fit / (os.cpu_count() * fit_seconds),
-        "ratio_floor_all_cores": serial_call / os.cpu_count() / fit_seconds,
+        "fit_parallel_efficiency": serial_fit / (cores * fit_seconds),
+        "ratio_floor_all_cores": serial_call / cores / fit_seconds,
     }
-    click.echo(f"\nwhole pipeline on {rows} rows ({os.cpu_count()} cores, best of {repeat}), "
+    click.echo(f"\nwhole pipeline on {rows} rows ({cores} cores, best of {repeat}), "
                f"compare decision: {decision}")
     click.echo(f"  {'step':<18} {'total':>7}   of which startup (--help)")
     for script, seconds in steps.items():
@@ -231,7 +232,6 @@ def main(rows: int, json_out: str | None, repeat: int, detail: bool) -> None:
         click.echo(f"ratio pipeline / fit ({label}): {ratio:.2f} ({verdict} the goal of <= {GOAL})")
     click.echo(f"overhead beyond the fit (in this process): {results['overhead_seconds']:.2f} s, "
                f"{results['overhead_seconds_per_100k_rows']:.2f} s per 100k rows")
-    cores = os.cpu_count()
     click.echo(f"one thread: in-process pipeline {serial_call:.2f} s, fit {serial_fit:.2f} s (the fit's {cores} "
                f"threads use the cores at {results['fit_parallel_efficiency']:.0%}); that work spread over all "
                f"{cores} cores with none idle: {serial_call / cores:.2f} s, ratio >= "
