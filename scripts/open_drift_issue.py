@@ -2,10 +2,11 @@
 
 import click
 
+from ml.actions import notice
 from ml.cli import one_line_errors
 from ml.github.cli import dry_run_option, echo_plan, read_text, settings_for, valid_marker
 from ml.github.client import GitHubClient
-from ml.github.issues import report_to_issue
+from ml.github.issues import IssuesDisabledError, report_to_issue
 from ml.github.markers import DRIFT_MARKER, with_marker
 
 
@@ -32,7 +33,13 @@ def main(report_file: str, title: str, label: str, marker: str, dry_run: bool) -
         ], with_marker(report, marker))
         return
     with GitHubClient(settings) as client:
-        result = report_to_issue(client, report, title=title, label=label, marker=marker)
+        try:
+            result = report_to_issue(client, report, title=title, label=label, marker=marker)
+        except IssuesDisabledError as exc:
+            # Not a failure of the drift check: its report is in the job summary and the artifact, and retraining
+            # is still dispatched.
+            notice("No drift issue", str(exc))
+            return
     if result.action == "created":
         click.echo(f"opened drift issue #{result.number}: {result.url}")
     else:

@@ -15,6 +15,10 @@ LABEL_COLOR = "d93f0b"
 LABEL_DESCRIPTION = "Data drift reports from the drift workflow"
 
 
+class IssuesDisabledError(GitHubError):
+    """The repository has Issues turned off (the default on a fork): there is nowhere to report drift."""
+
+
 @dataclass(frozen=True)
 class IssueResult:
     action: str  # created | commented
@@ -38,11 +42,18 @@ def report_to_issue(client: GitHubClient, report: str, *, title: str, label: str
     if not ours:
         ensure_label(client, label)
         body = with_marker(f"{nonce}\n{report}", marker)
-        created = client.write_once(
-            "POST", client.repo_url("/issues"), json={"title": title, "body": body, "labels": [label]},
-            permission=PERMISSION, what="opening the drift issue",
-            find=lambda: open_marked_issues(client, label, marker) or None,
-        )
+        try:
+            created = client.write_once(
+                "POST", client.repo_url("/issues"), json={"title": title, "body": body, "labels": [label]},
+                permission=PERMISSION, what="opening the drift issue",
+                find=lambda: open_marked_issues(client, label, marker) or None,
+            )
+        except GitHubError as exc:
+            if exc.status == 410:  # GitHub's answer when Issues are turned off
+                raise IssuesDisabledError(f"{client.settings.repository} has Issues turned off, so no drift issue "
+                                          "was opened (turn them on: Settings → General → Features → Issues)",
+                                          410) from None
+            raise
         ours = open_marked_issues(client, label, marker) or (created if isinstance(created, list) else [created])
     keep, extras = ours[0], ours[1:]
     for extra in extras:  # a concurrent run opened its own: every racer keeps the oldest

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ml.github.client import GitHubClient
-from ml.github.issues import report_to_issue
+from ml.github.issues import IssuesDisabledError, report_to_issue
 from ml.github.markers import DRIFT_MARKER
 from tests.conftest import assert_ok
 from tests.github.conftest import run_gh
@@ -125,3 +125,16 @@ def test_missing_issues_permission_is_one_line_naming_the_key(gh: GitHubStandIn,
     run = run_gh(gh, "open_drift_issue.py", "--report-file", str(report), cwd=tmp_path)
     assert run.returncode == 1 and run.stderr.count("\n") == 1
     assert "Resource not accessible by integration" in run.stderr and "issues: " in run.stderr
+
+
+def test_issues_turned_off_is_a_notice_and_opens_nothing(gh: GitHubStandIn, client: GitHubClient,
+                                                          tmp_path: Path) -> None:
+    gh.has_issues = False  # a fork's default: creating an issue answers 410 Gone
+    with pytest.raises(IssuesDisabledError, match="Settings → General → Features → Issues"):
+        _report(gh, client, "first")
+    report = tmp_path / "drift.md"
+    report.write_text("# Drift report\n", encoding="utf-8")
+    run = assert_ok(run_gh(gh, "open_drift_issue.py", "--report-file", str(report), cwd=tmp_path))
+    assert run.stdout.startswith("::notice title=No drift issue::") and gh.repository in run.stdout
+    assert gh.issue_list() == []
+    assert [r.status for r in gh.requests if r.op == "issues/create"] == [410, 410]  # tried once per run, no retry

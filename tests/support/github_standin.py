@@ -131,6 +131,7 @@ class GitHubStandIn:
         self.retry_after, self.reset_in = retry_after, reset_in
         self.permissions: dict[str, str] = dict(ALL_WRITE)
         self.dispatch_details = True  # answer 200 with the run when asked (newer GitHub), else always 204
+        self.has_issues = True  # False: Issues turned off (a fork's default), so creating one is 410 Gone
         self.lock = threading.RLock()
         self._ids = itertools.count(1000)
         self._numbers = itertools.count(1)
@@ -529,6 +530,8 @@ class GitHubStandIn:
 
     def _op_issues__create(self, route, query, body, raw, headers) -> Response:
         self._check_repo(route)
+        if not self.has_issues:
+            raise Reply(410, "Issues are disabled for this repo")
         _check_length(body.get("body"))
         labels = tuple(name for name in body.get("labels") or () if name.lower() in self.labels)  # others dropped
         issue = self.add_issue(body["title"], body.get("body") or "", labels, user=BOT)
