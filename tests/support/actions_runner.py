@@ -363,7 +363,7 @@ class RunResult:
 def repository_payload(repository: str, default_branch: str = "main") -> dict[str, Any]:
     owner, name = repository.split("/")
     return {"full_name": repository, "name": name, "owner": {"login": owner, "type": "User"},
-            "default_branch": default_branch, "private": False, "fork": False,
+            "default_branch": default_branch, "private": False, "visibility": "public", "fork": False,
             "html_url": f"https://github.com/{repository}"}
 
 

@@ -1,5 +1,5 @@
-"""drift.yml's step conditions, evaluated as the runner evaluates them: which source feeds the check, and that
-retraining does not hang on reporting the issue."""
+"""Step conditions, evaluated as the runner evaluates them, for the cases one harness run cannot show: which source
+feeds the drift check, that retraining does not hang on reporting the issue, and where the image is attested."""
 
 from __future__ import annotations
 
@@ -10,8 +10,16 @@ import yaml
 
 from tests.support.actions_runner import condition
 
-STEPS = {step.get("name"): step.get("if") for step in yaml.safe_load(
-    (Path(__file__).resolve().parents[2] / ".github/workflows/drift.yml").read_text())["jobs"]["drift"]["steps"]}
+WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+
+
+def _steps(workflow: str, job: str) -> dict[str, object]:
+    """Each step's `if:`, by its name (or its action without the pin)."""
+    steps = yaml.safe_load((WORKFLOWS / workflow).read_text())["jobs"][job]["steps"]
+    return {step.get("name") or step.get("uses", "").split("@")[0]: step.get("if") for step in steps}
+
+
+STEPS = _steps("drift.yml", "drift")
 FETCH, SIMULATE = "Get recent production data", "Simulate a drifted production batch"
 ISSUE = "Open or update the drift issue"
 DISPATCH = next(name for name in STEPS if name and name.startswith("Dispatch retraining"))
@@ -37,3 +45,17 @@ def test_retraining_is_dispatched_even_when_reporting_the_issue_failed() -> None
     assert _runs(ISSUE, url="", inputs={"simulate": True}, failed=True) is False
     assert _runs(DISPATCH, url="", inputs={"simulate": True}, failed=True) is True
     assert _runs(DISPATCH, url="", inputs={"simulate": True}, drifted="false", failed=True) is False
+
+
+@pytest.mark.parametrize(("visibility", "variable", "attests"), [
+    ("public", "", True),
+    ("private", "", False),      # attestations in private repositories need GitHub Enterprise Cloud
+    ("private", "true", True),
+    ("internal", "", False),
+])
+def test_the_image_is_attested_where_github_offers_it(visibility: str, variable: str, attests: bool) -> None:
+    step = _steps("release.yml", "image")["actions/attest-build-provenance"]
+    contexts = {"github": {"event": {"repository": {"visibility": visibility}}},
+                "vars": {"ATTEST_PROVENANCE": variable}}
+    assert condition(step, contexts, {"success": True, "failure": False, "always": True,
+                                      "cancelled": False}) is attests
