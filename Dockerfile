@@ -15,9 +15,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 # Every dependency from the lock file, hash-checked. The lock also pins the dev tools (pytest, ruff, linters):
 # installing it whole keeps one source of truth; they are a few MB in an image that carries scikit-learn anyway.
-COPY requirements.lock /tmp/requirements.lock
+COPY requirements.txt /tmp/requirements.txt
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir --require-hashes --no-deps -r /tmp/requirements.lock
+    && /opt/venv/bin/pip install --no-cache-dir --require-hashes --no-deps -r /tmp/requirements.txt
 COPY pyproject.toml README.md /src/
 COPY ml/ /src/ml/
 COPY serving/ /src/serving/
