@@ -38,7 +38,7 @@ def test_the_base_image_is_pinned_by_digest_and_the_build_is_multi_stage():
 def test_dependencies_come_from_the_lock_file_with_hashes():
     runs = " ".join(args for op, args in instructions() if op == "RUN")
     assert "--require-hashes" in runs and "-r /tmp/requirements.txt" in runs
-    assert re.search(r"COPY requirements\.lock ", DOCKERFILE.read_text(encoding="utf-8"))
+    assert re.search(r"COPY requirements\.txt ", DOCKERFILE.read_text(encoding="utf-8"))
 
 
 def test_it_runs_as_a_numeric_non_root_user_with_an_exec_form_command():
