@@ -27,6 +27,7 @@ from ml.deploy.flow import DeploySettings
 
 HOST_PORTS = ("--listen-port", "--router-port", "--blue-port", "--green-port")
 MAX_NGINX_WORKERS = 64
+MAX_DRAIN_SECONDS = 3600
 
 
 def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -97,6 +98,8 @@ def check_host_options(opts: dict[str, Any]) -> None:
         owner[port] = flag
     if not 1 <= opts["nginx_workers"] <= MAX_NGINX_WORKERS:
         raise DeployError(f"--nginx-workers {opts['nginx_workers']}: must be 1 to {MAX_NGINX_WORKERS}")
+    if not 1 <= opts["drain_timeout"] <= MAX_DRAIN_SECONDS:
+        raise DeployError(f"--drain-timeout {opts['drain_timeout']}: must be 1 to {MAX_DRAIN_SECONDS} seconds")
 
 
 def with_backend(func: Callable[..., Any]) -> Callable[..., Any]:

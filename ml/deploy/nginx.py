@@ -113,12 +113,15 @@ class Nginx:
             raise DeployError(f"nginx -t rejected the config: {(lines or [out.stderr.strip()])[0]}")
 
     def master_pid(self) -> int | None:
+        """The pid in nginx.pid, if it is still this instance's master. After a crash or a reboot the file can
+        name a pid the kernel has given to any other process, which a reload or stop must never signal."""
         try:
             pid = int((self.prefix / "nginx.pid").read_text().strip())
-            os.kill(pid, 0)
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except (OSError, ValueError):
             return None
-        return pid
+        # nginx titles its master "nginx: master process <its command line>", which names this config.
+        return pid if title.startswith("nginx: master process") and str(self.conf) in title else None
 
     def workers_of(self, master: int) -> dict[int, str]:
         """Worker pid → process title ('nginx: worker process' or '… is shutting down')."""

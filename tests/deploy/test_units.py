@@ -89,6 +89,28 @@ def router(tmp_path):
     nginx.stop()
 
 
+def test_a_stale_pid_file_naming_another_process_is_never_signalled(tmp_path):
+    """After a crash or a reboot nginx.pid may name a pid the kernel gave to something else."""
+    from tests.deploy.bundles import free_ports
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        nginx = Nginx(tmp_path / "router", "router", free_ports(1)[0], shutdown_timeout=2)
+        nginx.ensure_include("blue", 1)
+        nginx.prefix.mkdir(parents=True, exist_ok=True)
+        (nginx.prefix / "nginx.pid").write_text(f"{other.pid}\n")
+        assert nginx.master_pid() is None
+        nginx.ensure_running()  # starts nginx instead of "reloading" the other process
+        master = nginx.master_pid()
+        assert master is not None and master != other.pid
+        nginx.stop()
+        assert nginx.master_pid() is None
+        assert other.poll() is None, "the other process was signalled"
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_rendered_configs_pass_nginx_t(tmp_path, router):
     nginx, _, _ = router
     assert nginx.master_pid() is not None
@@ -214,6 +236,7 @@ def test_cli_refuses_ambiguous_or_impossible_requests_in_one_line(tmp_path):
     (("--listen-port", "8081"), ("--listen-port and --blue-port are both 8081",)),
     (("--blue-port", "0"), ("--blue-port 0: not a TCP port",)),
     (("--nginx-workers", "0"), ("--nginx-workers 0: must be 1 to 64",)),
+    (("--drain-timeout", "-1"), ("--drain-timeout -1: must be 1 to 3600 seconds",)),
 ])
 def test_cli_refuses_clashing_ports_and_impossible_worker_counts_before_starting_anything(tmp_path, options,
                                                                                         needles):
