@@ -28,6 +28,10 @@ from ml.errors import MLOpsError
 
 log = logging.getLogger("serving")
 
+# Requests carrying this header (a deploy's smoke test and bake probes) are answered and counted in the metrics but
+# not logged: they are the model's own golden records, not production traffic for the drift job to compare.
+UNLOGGED_HEADER = "X-Smoke-Test"
+
 # Characters JSON leaves unescaped that some line splitters treat as line breaks (U+0085, U+2028, U+2029).
 _LINE_BREAKS = ((b"\xc2\x85", b"\\u0085"), (b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from serving import docs
 from serving.metrics import CONTENT_TYPE
 from serving.predictor import Outputs
+from serving.predlog import UNLOGGED_HEADER
 from serving.schema import RequestSchema, error_details
 from serving.state import ServerState
 
@@ -94,7 +95,7 @@ async def _answer(request: Request, path: str, parse: Callable[[RequestSchema, b
         server.metrics.count_error(path, "model")
         log.error("model call failed on %d records: %s: %s", len(records), exc.__class__.__name__, exc)
         return _json({"detail": f"the model failed ({exc.__class__.__name__})"}, 500)
-    server.record(records, outputs)
+    server.record(records, outputs, logged=UNLOGGED_HEADER not in request.headers)
     payload = shape(outputs)
     payload["model_version"] = server.model.version
     return _json(payload)

@@ -17,6 +17,7 @@ from ml.params import Params, load_params, reject_unknown
 
 UNSEEN_POLICIES = ("accept", "reject")
 DISABLED = ("", "off", "none", "false")
+PREDICTION_LOG_DIR = "logs/predictions"  # the default; relative paths are relative to the repository root
 
 # Environment variable -> (serving key it overrides, or None for variables without a params.yaml key).
 ENVIRONMENT = {
@@ -74,6 +75,16 @@ def _optional_path(value: Any, params: Params) -> Path | None:
     return params.path(str(value))
 
 
+def prediction_log_dir_under(params: Params, base: Path) -> Path | None:
+    """The prediction log directory of a server that outlives the checkout it was started from (a host deploy's
+    slots): a relative setting resolved under base, not under the repository root, whose files the next job's
+    checkout (`git clean -ffdx`) deletes while the server still writes to them. None: logging is off."""
+    value = params.serving.get("prediction_log_dir", PREDICTION_LOG_DIR)
+    if value is None or str(value).strip().lower() in DISABLED:
+        return None
+    return (Path(base) / str(value)).resolve()
+
+
 def settings_from(params: Params, environ: Mapping[str, str]) -> Settings:
     reject_unknown(params.serving, "serving.", KEYS)
     raw = dict(params.serving)
@@ -109,7 +120,7 @@ def settings_from(params: Params, environ: Mapping[str, str]) -> Settings:
         model_cache_dir=params.path(str(cache)),
         max_batch=_int(raw, "max_batch", 1000, 1, source),
         unseen_categories=unseen,
-        prediction_log_dir=_optional_path(raw.get("prediction_log_dir", "logs/predictions"), params),
+        prediction_log_dir=_optional_path(raw.get("prediction_log_dir", PREDICTION_LOG_DIR), params),
         prediction_log_max_bytes=_int(raw, "prediction_log_max_bytes", 10_000_000, 1024, source),
         prediction_log_flush_seconds=_float(raw, "prediction_log_flush_seconds", 0.5, 0.0, source),
         max_body_bytes=_int(raw, "max_body_bytes", 8_000_000, 1024, source),

@@ -113,10 +113,10 @@ class ServerState:
                 self._unseen_logged.add((feature, value))
                 log.info("unseen category %r in %s accepted (the model ignores it)", value[:80], feature)
 
-    def record(self, records: list[dict[str, Any]], outputs: Outputs) -> None:
-        """Count and log answered predictions."""
+    def record(self, records: list[dict[str, Any]], outputs: Outputs, logged: bool = True) -> None:
+        """Count answered predictions, and log them unless they are the deploy's own checks."""
         self.metrics.count_predictions(outputs.predictions, outputs.probabilities is not None)
-        if self.prediction_log is not None:
+        if self.prediction_log is not None and logged:
             self.prediction_log.append(records, outputs.predictions, outputs.probabilities)
 
     def refresh_metrics(self) -> None:

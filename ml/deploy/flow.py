@@ -22,7 +22,7 @@ from ml.deploy.bake import BakeVerdict, bake
 from ml.deploy.errors import DeployError
 from ml.deploy.failpoints import failpoint
 from ml.deploy.lock import deploy_lock
-from ml.deploy.smoke import smoke_test, version_label
+from ml.deploy.smoke import NOT_TRAFFIC, smoke_test, version_label
 from ml.deploy.state import ADOPTED, COLOURS, DeployState, load_state, now_iso, other, save_state
 
 Log = Callable[[str], None]
@@ -137,7 +137,8 @@ def _probe(live_url: str, golden: list[dict[str, Any]], label: str) -> Callable[
         record = golden[counter["n"] % len(golden)]
         counter["n"] += 1
         try:
-            response = http.request("POST", http.join(live_url, "/predict"), record["features"])
+            response = http.request("POST", http.join(live_url, "/predict"), record["features"],
+                                    extra_headers=NOT_TRAFFIC)
         except OSError as exc:
             return f"probe through {live_url} failed ({exc})"
         if response.status != 200:

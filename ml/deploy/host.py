@@ -25,6 +25,8 @@ from ml.deploy.backend import Backend
 from ml.deploy.errors import DeployError
 from ml.deploy.nginx import Nginx, detached_environ
 from ml.deploy.state import COLOURS
+from ml.params import load_params
+from serving.settings import prediction_log_dir_under
 
 EDGE_SHUTDOWN_TIMEOUT = 30
 
@@ -145,7 +147,8 @@ class HostBackend(Backend):
         # MODEL_VERSION empty: the slot serves exactly MODEL_DIR (a MODEL_VERSION inherited from a workflow's
         # environment would make the server refuse any other version, e.g. on rollback).
         env = {**detached_environ(), "MODEL_DIR": str(bundle), "MODEL_VERSION": "",
-               "PARAMS": str(Path(self.settings.params_path).resolve()), **dict(self.settings.extra_env)}
+               "PARAMS": str(Path(self.settings.params_path).resolve()), **self._prediction_log_env(),
+               **dict(self.settings.extra_env)}
         log = open(slot / "server.log", "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
             process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -154,6 +157,13 @@ class HostBackend(Backend):
             log.close()
         (slot / "server.pid").write_text(f"{process.pid} {_start_time(process.pid)}\n")
         return {"pid": process.pid}
+
+    def _prediction_log_env(self) -> dict[str, str]:
+        """Slots log under the state directory (unless PREDICTION_LOG_DIR says where): they outlive the checkout."""
+        if "PREDICTION_LOG_DIR" in os.environ:
+            return {}
+        log_dir = prediction_log_dir_under(load_params(self.settings.params_path), self.state_dir)
+        return {} if log_dir is None else {"PREDICTION_LOG_DIR": str(log_dir)}
 
     def is_ready(self, colour: str) -> bool:
         return http.is_ready(self.slot_url(colour))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +25,8 @@ class Response:
         return json.loads(self.body)
 
 
-def request(method: str, url: str, payload: Any = None, timeout: float = 5.0) -> Response:
+def request(method: str, url: str, payload: Any = None, timeout: float = 5.0,
+            extra_headers: Mapping[str, str] | None = None) -> Response:
     """Send one request; raises OSError (ConnectionRefusedError, TimeoutError...) when the server is unreachable."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
@@ -32,7 +34,7 @@ def request(method: str, url: str, payload: Any = None, timeout: float = 5.0) ->
     conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = conn_class(parts.hostname, parts.port, timeout=timeout)
     body = None if payload is None else json.dumps(payload).encode()
-    headers = {"Connection": "close"}
+    headers = {"Connection": "close", **(extra_headers or {})}
     if body is not None:
         headers["Content-Type"] = "application/json"
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

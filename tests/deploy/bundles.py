@@ -14,12 +14,12 @@ from tests.conftest import base_params
 
 
 def write_deploy_params(root: Path, data_csv: Path) -> Path:
-    """A params.yaml with absolute paths (slots run with another working directory) and a quick model."""
+    """A params.yaml with absolute data and registry paths (slots run with another working directory), the default
+    relative prediction log directory (host slots keep it under the state directory) and a quick model."""
     raw = base_params()
     raw["data"]["path"] = str(data_csv)
     raw["model"]["params"]["max_iter"] = 30
     raw["registry"] = {"backend": "local", "path": str(root / "registry")}
-    raw["serving"]["prediction_log_dir"] = str(root / "predictions")
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return path

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import assert_ok
 from tests.deploy.bundles import golden, tamper_artifact, unservable_golden
-from tests.deploy.hostenv import assert_all_new_after, epoch, refused
+from tests.deploy.hostenv import assert_all_new_after, epoch, refused, wait_until
 from tests.deploy.loadgen import LoadGenerator
 
 pytestmark = pytest.mark.slow
@@ -41,6 +41,22 @@ def still_serving(env, load, version: str) -> None:
     load.wait_for_traffic(20)
     assert load.versions_between(started, time.time()) == {version}
     assert env.state()["pending"] is None
+
+
+def test_the_prediction_log_keeps_production_traffic_outside_the_checkout(live_env):
+    """Slots log under the state directory: beside params.yaml they would write into the checkout, which the next
+    job's `git clean` empties under them. The deploy's own smoke and bake requests are not production traffic."""
+    log_dir = live_env.state_dir / "logs" / "predictions"
+
+    def records() -> int:
+        return sum(len(path.read_text().splitlines()) for path in log_dir.glob("*.jsonl"))
+
+    time.sleep(1.0)  # past the log's 0.5 s flush
+    assert log_dir.is_dir() and records() == 0  # the deploy of v1 smoke-tested and baked it: nothing logged
+    for _ in range(3):
+        assert live_env.answering() == "v1"
+    assert wait_until(lambda: records() == 3)
+    assert not (live_env.params.parent / "logs").exists() and not (live_env.root / "logs").exists()
 
 
 @pytest.mark.parametrize(("name", "spoil", "extra", "needles"), [

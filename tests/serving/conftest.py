@@ -92,8 +92,9 @@ class Server:
         return self
 
     def post(self, path: str, payload: Any = None, *, data: bytes | str | None = None,
-             content_type: str | None = "application/json") -> requests.Response:
-        headers = {} if content_type is None else {"Content-Type": content_type}
+             content_type: str | None = "application/json", headers: dict[str, str] | None = None
+             ) -> requests.Response:
+        headers = {**({} if content_type is None else {"Content-Type": content_type}), **(headers or {})}
         body = data if data is not None else json.dumps(payload)
         return requests.post(self.url(path), data=body, headers=headers, timeout=30)
 

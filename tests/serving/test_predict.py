@@ -126,6 +126,21 @@ def test_predictions_are_logged_for_the_drift_job(server, trained):
     assert found["ts"].endswith("+00:00")
 
 
+def test_a_deploys_own_checks_are_answered_but_not_logged(server, trained):
+    def logged() -> list[dict]:
+        return [json.loads(line)["features"] for path in sorted(log_dir.glob("*.jsonl"))
+                for line in path.read_text(encoding="utf-8").splitlines()]
+
+    log_dir = trained.root / "logs" / "predictions"
+    check, real = ({**trained.metadata["golden"][0]["features"], "tenure_months": months} for months in (71, 70))
+    assert server.post("/predict", check, headers={"X-Smoke-Test": "1"}).status_code == 200
+    assert server.post("/predict", real).status_code == 200  # after the check: once it is logged, both were handled
+    deadline = time.monotonic() + 10
+    while real not in logged() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert real in logged() and check not in logged()
+
+
 def test_the_log_rotates_by_size(server, trained):
     records = trained.holdout_records(40)
     for _ in range(3):
