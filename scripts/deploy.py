@@ -200,7 +200,7 @@ def rollback(backend: Backend, opts: dict[str, Any]) -> None:
 @one_line_errors
 @with_backend
 def status(backend: Backend, opts: dict[str, Any]) -> None:
-    """Live colour, each slot's version and readiness, and any interrupted deploy."""
+    """Live colour, each slot's version and readiness, and a deploy that is running or was interrupted."""
     info = flow.status(backend, Path(opts["state_dir"]))
     if opts["as_json"]:
         click.echo(json.dumps(info, indent=2))
@@ -209,7 +209,10 @@ def status(backend: Backend, opts: dict[str, Any]) -> None:
     click.echo(f"live: {info['live'] or 'nothing'} ({info['live_version'] or '-'}); router → {router}")
     for colour, slot in info["slots"].items():
         click.echo(f"  {colour:5} {slot['version'] or '-':>12}  {'ready' if slot['ready'] else 'down'}")
-    if info["pending"]:
+    if info["running_pid"]:
+        what = (info["pending"] or {}).get("event", "deploy")
+        click.echo(f"{what} in progress (pid {info['running_pid']}): {info['pending'] or 'starting'}")
+    elif info["pending"]:
         what = info["pending"].get("event", "deploy")
         click.echo(f"interrupted {what}: {info['pending']} (the next deploy or rollback cleans it up)")
 

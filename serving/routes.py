@@ -127,7 +127,7 @@ async def ready(request: Request) -> Response:
 @router.get("/version", **docs.VERSION)
 async def version(request: Request) -> Response:
     server = _server(request)
-    if server.model is None:
+    if not server.ready:  # a model loaded by a start-up that then failed is not the version this server serves
         return _not_ready(server)
     metadata = server.model.metadata
     return _json({

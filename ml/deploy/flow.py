@@ -21,7 +21,7 @@ from ml.deploy.backend import Backend
 from ml.deploy.bake import BakeVerdict, bake
 from ml.deploy.errors import DeployError
 from ml.deploy.failpoints import failpoint
-from ml.deploy.lock import deploy_lock
+from ml.deploy.lock import deploy_lock, lock_holder
 from ml.deploy.smoke import NOT_TRAFFIC, smoke_test, version_label
 from ml.deploy.state import ADOPTED, COLOURS, DeployState, load_state, now_iso, other, save_state
 
@@ -84,7 +84,9 @@ def _recover_interrupted(backend: Backend, state: DeployState, log: Log) -> None
             f"({state.live_version()}), left serving by {what}, is live now")
     elif colour:
         backend.stop_slot(colour)
-        log(f"stopped slot {colour}: {what} never got it past its smoke test")
+        why = ("never got it past its smoke test" if interrupted.get("stage") not in SMOKE_TESTED
+               else "had smoke-tested it, but it no longer answers")
+        log(f"stopped slot {colour}: {what} {why}")
     state.record(event="recovered", interrupted=interrupted, live=state.live)
     state.pending = None
 
@@ -327,4 +329,5 @@ def status(backend: Backend, state_dir: Path) -> dict[str, Any]:
                          "deployed_at": info.get("deployed_at")}
     return {"backend": state.backend or backend.name, "live": state.live, "router_live": backend.live_colour(),
             "live_version": state.live_version(), "slots": slots, "pending": state.pending,
+            "running_pid": lock_holder(state_dir),
             "last": state.history[-1] if state.history else None}

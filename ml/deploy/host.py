@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -116,6 +117,9 @@ class HostBackend(Backend):
 
     def start_slot(self, colour: str, model_dir: Path, release: dict[str, Any]) -> dict[str, Any]:
         self.stop_slot(colour)
+        if _port_taken(self.port(colour)):  # whatever holds it would answer the readiness and smoke checks
+            raise DeployError(f"port {self.port(colour)} of slot {colour} is held by a process this deploy did not "
+                              f"start: stop it, or give the slot another port (--{colour}-port)")
         bundle = self._install_bundle(colour, Path(model_dir))
         return {"port": self.port(colour), "model_dir": str(bundle), **self._launch(colour, bundle)}
 
@@ -182,6 +186,9 @@ class HostBackend(Backend):
             if time.monotonic() > deadline:
                 raise DeployError(f"slot {colour} not ready after {timeout:g} s: {self._log_tail(colour)}")
             time.sleep(0.1)
+        if not self.running(colour):  # ready, but not the server this deploy started
+            raise DeployError(f"slot {colour} exited, yet {self.slot_url(colour)} answers: another process holds "
+                              f"its port ({self._log_tail(colour)})")
 
     def _log_tail(self, colour: str) -> str:
         try:
@@ -220,6 +227,18 @@ class HostBackend(Backend):
         for colour in COLOURS:
             if self.running(colour):
                 self._terminate(colour)
+
+
+def _port_taken(port: int) -> bool:
+    """True when a socket on 127.0.0.1:port cannot be bound, as the slot's server is about to (SO_REUSEADDR, as
+    uvicorn sets it, so connections of a stopped slot that linger in TIME_WAIT do not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def _alive(pid: int) -> bool:

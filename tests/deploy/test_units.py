@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,7 @@ import pytest
 
 from ml.deploy.bake import Snapshot, judge, quantile
 from ml.deploy.errors import DeployError, DeployLocked
-from ml.deploy.lock import deploy_lock
+from ml.deploy.lock import deploy_lock, lock_holder
 from ml.deploy.nginx import Nginx, find_nginx
 from ml.deploy.smoke import version_label
 from ml.deploy.state import DeployState, load_state, other, save_state
@@ -59,13 +60,20 @@ def test_lock_excludes_a_second_process_and_is_released_when_the_holder_dies(tmp
     """)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
+        assert lock_holder(tmp_path) == str(holder.pid)
+        from tests.conftest import assert_ok, run_script
+
+        status = assert_ok(run_script("deploy.py", "status", "--state-dir", str(tmp_path), cwd=tmp_path))
+        assert f"deploy in progress (pid {holder.pid})" in status.stdout and "interrupted" not in status.stdout
         with pytest.raises(DeployLocked, match=f"pid {holder.pid}"), deploy_lock(tmp_path, wait_seconds=0.3):
             pass
     finally:
         holder.kill()  # SIGKILL: no cleanup code runs, the kernel drops the lock
         holder.wait()
+    assert lock_holder(tmp_path) is None
     with deploy_lock(tmp_path):
-        pass
+        assert lock_holder(tmp_path) == str(os.getpid())
+    assert lock_holder(tmp_path) is None
 
 
 def test_version_label_matches_the_servers_convention():
@@ -170,6 +178,23 @@ def test_a_switch_to_a_slot_that_does_not_answer_is_refused(tmp_path, deploy_wor
         assert backend.live_colour() == "blue"
     finally:
         backend.down()
+
+
+def test_a_slot_port_another_process_holds_is_refused_before_starting(tmp_path, deploy_workspace):
+    """Else that process would pass the readiness and smoke checks in the slot's name, and take its traffic."""
+    import socket
+
+    from ml.deploy.host import HostBackend, HostSettings
+    from tests.deploy.bundles import free_ports
+
+    listen, blue, green, router = free_ports(4)
+    backend = HostBackend(HostSettings(tmp_path / "state", deploy_workspace[0], listen, blue, green, router))
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", green))
+        squatter.listen()
+        with pytest.raises(DeployError, match=f"port {green} of slot green is held by a process this deploy did not"):
+            backend.start_slot("green", deploy_workspace[1], {})
+    assert not (tmp_path / "state" / "slots" / "green" / "server.pid").exists()
 
 
 def test_find_nginx_names_the_fix_when_missing(monkeypatch):

@@ -38,6 +38,7 @@ def assert_never_ready(server: Server, *needles: str) -> str:
     assert server.get("/health/live").status_code == 200
     refused = server.post("/predict", {})
     assert refused.status_code == 503 and refused.headers["X-Model-Version"] == "none"
+    assert server.get("/version").status_code == 503  # it serves no version, even with a model loaded
     output = server.output()
     errors = [line for line in output.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1, output
@@ -55,6 +56,15 @@ def test_a_tampered_model_never_becomes_ready(trained, tmp_path):
     server = trained.serve(MODEL_DIR=str(model), PREDICTION_LOG_DIR="off")
     try:
         assert_never_ready(server, "sha256", "refusing to load")
+    finally:
+        assert server.stop() in STOPPED
+
+
+def test_a_prediction_log_it_cannot_open_leaves_it_unready(trained):
+    """The model is loaded by then: the server must still say it serves nothing."""
+    server = trained.serve(PREDICTION_LOG_DIR="/proc/no-such-dir")
+    try:
+        assert_never_ready(server, "prediction log directory /proc/no-such-dir")
     finally:
         assert server.stop() in STOPPED
 
