@@ -283,6 +283,9 @@ def read_params_yaml(path: str | Path) -> tuple[str, Any]:
         raise ParamsError(f"{path}: not found (run from the repository root or pass --params)") from None
     except OSError as exc:
         raise ParamsError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ParamsError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                          "save it as UTF-8") from None
     try:
         return text, yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -124,9 +124,15 @@ def _require_champion_dir(champion_dir: Path | None) -> None:
         raise MLOpsError(f"{champion_dir}: no such champion directory (--champion-dir)")
 
 
+def remove_pipeline_outputs(reports_dir: Path, model_dir: Path) -> None:
+    """Everything run_pipeline writes, so no report or model of an earlier run survives a failed one."""
+    remove_outputs(*(reports_dir / name for name in PIPELINE_REPORTS))
+    shutil.rmtree(model_dir, ignore_errors=True)
+
+
 def run_pipeline(params: Params, reports_dir: Path, model_dir: Path, champion_dir: Path | None = None) -> dict:
     """validate → train → evaluate → compare → render in one process, reading and scoring the data once."""
-    remove_outputs(*(reports_dir / name for name in PIPELINE_REPORTS))
+    remove_pipeline_outputs(reports_dir, model_dir)
     _require_champion_dir(champion_dir)
     dataset = validate_step(params, reports_dir)
     _, holdout = train_step(params, model_dir, dataset)

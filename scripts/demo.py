@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -32,7 +33,9 @@ SCRIPTS = Path(__file__).resolve().parent
 def step(script: str, *args: str, check: bool = True) -> int:
     started = time.perf_counter()
     click.secho(f"$ python scripts/{script} {' '.join(args)}", fg="cyan")
-    code = subprocess.call([sys.executable, str(SCRIPTS / script), *args])
+    # Its own registry, always: MODEL_REGISTRY (exported for the GitHub backend, docs/github.md) would override it.
+    env = {key: value for key, value in os.environ.items() if key != "MODEL_REGISTRY"}
+    code = subprocess.call([sys.executable, str(SCRIPTS / script), *args], env=env)
     click.echo(f"  ({time.perf_counter() - started:.1f}s)")
     if check and code != 0:
         raise click.ClickException(f"scripts/{script} failed (exit {code})")

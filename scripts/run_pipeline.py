@@ -9,7 +9,7 @@ import click
 
 from ml.cli import one_line_errors, params_option
 from ml.params import load_params
-from ml.steps import run_pipeline
+from ml.steps import remove_pipeline_outputs, run_pipeline
 
 
 @click.command()
@@ -20,6 +20,7 @@ from ml.steps import run_pipeline
               help="Use this champion bundle instead of fetching the registry's champion.")
 @one_line_errors
 def main(params_path: str, reports_dir: str, model_dir: str, champion_dir: str | None) -> None:
+    remove_pipeline_outputs(Path(reports_dir), Path(model_dir))  # first: a bad params.yaml must not leave them
     params = load_params(params_path)
     result = run_pipeline(params, Path(reports_dir), Path(model_dir), Path(champion_dir) if champion_dir else None)
     click.echo(f"decision: {result['decision']}: {'; '.join(result['reasons'])}")

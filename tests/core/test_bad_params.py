@@ -200,6 +200,13 @@ def test_unparseable_params_file(tmp_path, text: str, says: str) -> None:
         load_params(path)
 
 
+def test_a_params_file_in_another_encoding_is_one_line(tmp_path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_bytes("# café, saved as Latin-1\ntask: classification\n".encode("latin-1"))
+    with pytest.raises(ParamsError, match=r"params.yaml: not UTF-8 text \(byte 0xe9 at offset 5\); save it as UTF-8"):
+        load_params(path)
+
+
 CLI_CASES = [case for case in CASES if case.cli]
 
 
@@ -223,16 +230,28 @@ def test_bad_params_through_train(workspace: Workspace) -> None:
 
 
 def test_bad_params_leave_no_stale_reports(workspace: Workspace) -> None:
-    """validate_data.py, evaluate.py, compare.py delete their previous outputs before reading params.yaml."""
+    """validate_data.py, evaluate.py, compare.py and run_pipeline.py delete their previous outputs before reading
+    params.yaml."""
     ws = workspace
     ws.edit_params(_set("metrics.primary.name", "rmse"))
     ws.reports.mkdir()
     stale = [ws.reports / name for name in ("validation.json", "validation.md", "metrics.json", "comparison.json")]
-    for path in stale:
-        path.write_text('{"ok": true, "decision": "promote"}')
+
+    def make_stale() -> None:
+        for path in stale:
+            path.write_text('{"ok": true, "decision": "promote"}')
+
+    make_stale()
     for run in run_scripts([(script, [], ws.root) for script in ("validate_data.py", "evaluate.py", "compare.py")]):
         assert_one_line_error(run, "'metrics.primary.name'")
     assert [path.name for path in stale if path.exists()] == []
+    make_stale()
+    stale += [ws.reports / "pr_comment.md", ws.reports / "job_summary.md"]
+    for path in stale[-2:]:
+        path.write_text("Promote")
+    (ws.root / "artifacts" / "model").mkdir(parents=True)
+    assert_one_line_error(ws.run("run_pipeline.py"), "'metrics.primary.name'")
+    assert [path.name for path in stale if path.exists()] == [] and not (ws.root / "artifacts" / "model").exists()
 
 
 def test_the_first_steps_check_the_drift_section_before_reading_data_or_fitting(workspace: Workspace) -> None:

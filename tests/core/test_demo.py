@@ -18,7 +18,7 @@ from sklearn.datasets import load_breast_cancer
 from ml.demo_plan import round_two_change, round_two_summary
 from ml.drift.simulate import DriftSpec, typical_drift
 from ml.params import parse_params
-from tests.conftest import REPO, assert_ok, run_script
+from tests.conftest import REPO, assert_ok, run_script, script_env
 from tests.drift.conftest import load_script
 
 pytestmark = [pytest.mark.slow,
@@ -197,7 +197,8 @@ def adopted(tmp_path: Path) -> Path:
 
 
 def test_make_demo_runs_on_adopted_data_and_estimator(adopted: Path):
-    run = assert_ok(run_script("demo.py", cwd=adopted))
+    # An exported MODEL_REGISTRY (docs/github.md) must not send the demo's models to the user's real registry.
+    run = assert_ok(run_script("demo.py", cwd=adopted, env=script_env(MODEL_REGISTRY="github")))
     assert "data/cancer.csv: present, matches data.dvc" in run.stdout
     assert "(round 2 changes LogisticRegression's model.params: C 1.0 → 0.1)" in run.stdout
 
