@@ -207,6 +207,9 @@ def write_pr_reports(reports_dir: Path) -> tuple[Path, Path]:
     if metrics.get("artifact_sha256") != comparison.get("challenger", {}).get("artifact_sha256"):
         raise MLOpsError(f"{reports_dir}: metrics.json and comparison.json describe different models; "
                          "rerun the steps")
+    if metrics.get("data_sha256") != validation.get("data_sha256"):
+        raise MLOpsError(f"{reports_dir}: validation.json and metrics.json describe different data; "
+                         "rerun the steps")
     write_text_atomic(comment, render_pr_report(comparison, validation, metrics, commit, sticky=True))
     write_text_atomic(summary, render_pr_report(comparison, validation, metrics, commit, sticky=False))
     return comment, summary

@@ -33,9 +33,12 @@ PIPELINE_REPORTS = (VALIDATION_JSON, VALIDATION_MD, METRICS, COMPARISON, COMMENT
 
 
 def validate_step(params: Params, reports_dir: Path) -> Dataset:
-    """Write validation.{json,md}; raise DataError when the data is invalid; return the split dataset."""
+    """Write validation.{json,md}; raise DataError when the data is invalid; return the split dataset.
+
+    The first step of a run, so the later steps' reports in reports_dir go too: from now on they describe an
+    earlier run, and a report rendered after a failed train would pair today's validation with yesterday's model."""
     out_json, out_md = reports_dir / VALIDATION_JSON, reports_dir / VALIDATION_MD
-    remove_outputs(out_json, out_md)
+    remove_outputs(*(reports_dir / name for name in PIPELINE_REPORTS))
     drift_config(params)  # a mistake in the drift: section fails this first step, not the training after it
     report: dict[str, Any] = {"data": params.data_label, "target": params.target, "ok": False, "rows": 0,
                               "failures": []}

@@ -46,6 +46,8 @@ def test_a_champion_split_with_another_seed_is_compared_on_the_rows_both_held_ou
     ws.edit_params(lambda raw: raw["split"].update(seed=raw["split"]["seed"] + 1))
     train_in_process(ws)
     full_holdout = len(load_dataset(params_of(ws)).y_holdout)
+    validate_step(params_of(ws), ws.reports)  # the steps in their order: validation starts a run
+    evaluate_step(params_of(ws), ws.model, ws.reports / "metrics.json")
 
     comparison = compare_step(params_of(ws), ws.model, ws.reports / "comparison.json")
 
@@ -58,8 +60,6 @@ def test_a_champion_split_with_another_seed_is_compared_on_the_rows_both_held_ou
             in comparison["reasons"])
     metrics = json.loads((ws.reports / "comparison.json").read_text())["metrics"]
     assert all(m["champion"] is not None for m in metrics.values())
-    validate_step(params_of(ws), ws.reports)
-    evaluate_step(params_of(ws), ws.model, ws.reports / "metrics.json")
     whole = json.loads((ws.reports / "metrics.json").read_text())["metrics"]
     assert all(metrics[name]["challenger_whole_holdout"] == whole[name] for name in metrics)
     assert any(metrics[name]["challenger"] != whole[name] for name in metrics)  # fewer rows, other values

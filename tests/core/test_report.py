@@ -126,6 +126,18 @@ def test_render_report_script_writes_both_files_and_refuses_mismatched_reports(s
     assert_one_line_error(ws.run("render_report.py", "--reports", str(reports)), "different models")
     assert not (reports / "pr_comment.md").exists() and not (reports / "job_summary.md").exists()
 
+    metrics["artifact_sha256"] = json.loads((reports / "comparison.json").read_text())["challenger"]["artifact_sha256"]
+    (reports / "metrics.json").write_text(json.dumps(metrics))
+    validation = json.loads((reports / "validation.json").read_text())
+    (reports / "validation.json").write_text(json.dumps({**validation, "data_sha256": "f" * 64}))
+    assert_one_line_error(ws.run("render_report.py", "--reports", str(reports)), "different data")
+
+    # A new run starts: validation removes the later steps' reports, so a failed train cannot be followed by a
+    # report of the earlier model under today's validation.
+    assert_ok(ws.run("validate_data.py", "--reports", str(reports)))
+    assert sorted(path.name for path in reports.iterdir()) == ["validation.json", "validation.md"]
+    assert_one_line_error(ws.run("render_report.py", "--reports", str(reports)), "evaluate.py")
+
 
 def test_reports_are_strict_json_when_a_metric_is_undefined(tmp_path) -> None:
     """ROC AUC on a holdout with a single class is NaN; the file says null, which every parser reads."""
