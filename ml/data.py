@@ -55,11 +55,12 @@ def read_data(params: Params, path: str | Path | None = None) -> pd.DataFrame:
 
 
 def to_bool(series: pd.Series) -> pd.Series:
-    """Booleans arrive as True/False, 1/0 or 'yes'/'no' strings; return 1.0/0.0 with NaN for missing."""
+    """Booleans arrive as True/False, 1/0 or 'yes'/'no' strings; return 1.0/0.0 with NaN for missing (and for
+    anything else, such as 7 or 0.5, which validation then rejects)."""
     if pd.api.types.is_bool_dtype(series):
         return series.astype(float)
     if pd.api.types.is_numeric_dtype(series):
-        return series.astype(float)
+        return series.astype(float).where(series.isin([0, 1]))
     lowered = series.astype("string").str.strip().str.lower()
     out = pd.Series(np.nan, index=series.index, dtype=float)
     out[lowered.isin(TRUE_WORDS)] = 1.0

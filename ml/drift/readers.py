@@ -171,8 +171,9 @@ def float_values(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def bool_label(label: str) -> str:
-    """Spellings of true and false (True, 1, yes…) become "true"/"false"; anything else stays as it is."""
-    lower = label.lower()
+    """Spellings of true and false (True, 1, yes…, blanks around them allowed, as training reads them) become
+    "true"/"false"; anything else stays as it is."""
+    lower = label.strip().lower()
     return "true" if lower in TRUE_WORDS else "false" if lower in FALSE_WORDS else label
 
 
@@ -211,7 +212,9 @@ def _csv_source(path: Path) -> Any:
 def _csv_header(path: Path) -> list[str]:
     try:
         with pa.input_stream(str(path), compression="detect") as raw:
-            first = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="").readline()
+            # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name; pandas
+            # and pyarrow's own reader skip it too.
+            first = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="").readline()
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{path}: cannot read ({_first_line(exc)})") from None
     if not first.strip():

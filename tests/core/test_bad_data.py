@@ -73,6 +73,8 @@ CORPUS = [
     BadData("null in a non-nullable column", _cell("payment_method", None), "payment_method", "not nullable"),
     BadData("infinity", _cell("total_charges", "inf"), "total_charges", "must be finite"),
     BadData("bad boolean", _cell("senior_citizen", "maybe"), "senior_citizen", "true/false"),
+    BadData("a number in a 0/1 boolean column", _frame_edit(lambda f: f.assign(
+        senior_citizen=f["senior_citizen"].astype(int).where(f.index != 7, 7))), "senior_citizen", "true/false"),
     # Nullable, but missing in every row: nothing to learn from (scikit-learn would drop it with a warning).
     BadData("nullable column without values", _frame_edit(lambda f: f.assign(avg_daily_usage_gb=np.nan)),
             "avg_daily_usage_gb", "has no values at all"),

@@ -68,6 +68,17 @@ def test_csv_parquet_logs_and_frames_give_the_same_profile(frame: pd.DataFrame, 
         assert_same_profile(expected, profile)
 
 
+def test_a_byte_order_mark_and_padded_booleans_read_as_training_reads_them(frame: pd.DataFrame, params: Params,
+                                                                          tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" starts with a byte-order mark; training (pandas) skips it and strips blanks around a
+    boolean, so a champion's own training file must not look drifted (or miss its first column) here."""
+    spelled = frame.assign(senior_citizen=frame["senior_citizen"].map({True: "TRUE ", False: "  f"}))
+    spelled.to_csv(tmp_path / "excel.csv", index=False, encoding="utf-8-sig")
+    assert (tmp_path / "excel.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    expected = profile_batches([frame_batch(frame, params.features)], "frame", params.features, 10_000)
+    assert_same_profile(expected, profile_source(tmp_path / "excel.csv", params.features, params.task, 10_000))
+
+
 def test_small_blocks_stream_the_file_with_the_same_result(frame: pd.DataFrame, params: Params, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     frame.to_csv(tmp_path / "data.csv", index=False)
