@@ -49,8 +49,17 @@ def is_current(root: Path) -> bool:
     and a fresh clone has no cache.
     """
     with open_repo(root) as repo:
-        outs = [out for stage in repo.stage.collect(DVC_FILE) for out in stage.outs]
+        outs = tracked_outputs(repo)
         return bool(outs) and not any(out.changed_checksum() for out in outs)
+
+
+def tracked_outputs(repo) -> list:
+    """The outputs data.dvc tracks; a file DVC cannot read (a merge conflict, a hand edit) is one DataError."""
+    try:
+        return [out for stage in repo.stage.collect(DVC_FILE) for out in stage.outs]
+    except Exception as exc:  # dvc raises its own YAMLSyntaxError, YAMLValidationError and friends
+        raise DataError(f"{DVC_FILE}: DVC cannot read it ({_one_line(exc)}); resolve the conflict or edit in it, "
+                        "or run `dvc add data` again") from None
 
 
 def unsaved_files(out) -> list[str]:
@@ -76,7 +85,7 @@ def pull(root: Path, remote: str) -> None:
             repo.fetch(targets=[DVC_FILE], remote=remote)
         except Exception as exc:
             raise DataError(f"dvc pull from remote '{remote}' failed: {_one_line(exc)}") from None
-        for out in (out for stage in repo.stage.collect(DVC_FILE) for out in stage.outs):
+        for out in tracked_outputs(repo):
             if out.exists and out.changed_checksum() and unsaved_files(out):
                 tracked = f"{out}/" if out.isdir() else str(out)
                 raise DataError(f"{tracked} differs from {DVC_FILE} (edited since the last `dvc add`): run "

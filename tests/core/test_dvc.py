@@ -173,3 +173,13 @@ def test_without_data_dvc_is_a_clear_error(dvc_repo: Path) -> None:
     (dvc_repo / "data.dvc").unlink()
     with pytest.raises(DataError, match="data.dvc: not found"):
         ensure_data(parse_params(yaml.safe_load((dvc_repo / "params.yaml").read_text()), dvc_repo))
+
+
+@pytest.mark.parametrize("garble", [
+    lambda text: f"<<<<<<< HEAD\n{text}=======\n{text.replace('md5', 'md6')}>>>>>>> other\n",  # a merge conflict
+    lambda text: "outs: 3\n",  # YAML, but not what DVC expects
+])
+def test_a_data_dvc_dvc_cannot_read_is_one_line(dvc_repo: Path, garble) -> None:
+    dvc_file = dvc_repo / "data.dvc"
+    dvc_file.write_text(garble(dvc_file.read_text()))
+    assert_one_line_error(get_data(dvc_repo), "data.dvc: DVC cannot read it", "dvc add data")
