@@ -22,10 +22,27 @@ def model_name(root: Path) -> str:
     return os.environ.get("GITHUB_REPOSITORY", "").rpartition("/")[2] or root.resolve().name
 
 
+def _shape_problem(comparison: dict) -> str | None:
+    """What makes a comparison.json (hand-edited, or from another version of this code) unusable, or None."""
+    if not isinstance(comparison.get("challenger"), dict):
+        return "'challenger' must be an object"
+    if not isinstance(comparison.get("champion"), dict | None):
+        return "'champion' must be an object or null"
+    metrics = comparison.get("metrics")
+    if not isinstance(metrics, dict) or not all(isinstance(m, dict) and "challenger" in m for m in metrics.values()):
+        return "'metrics' must map each metric to an object with its 'challenger' value"
+    if not isinstance(comparison.get("reasons", []), list):
+        return "'reasons' must be a list"
+    return None
+
+
 def check_promotable(metadata: dict, comparison: dict, force: bool, champion: ModelVersion | None) -> None:
     """Refuse a comparison of another model, or against a champion that is no longer the registry's, or (unless
     forced) one the gate rejected. --force overrides the gate only: a stale comparison judged nothing."""
-    if comparison.get("challenger", {}).get("artifact_sha256") != metadata["artifact_sha256"]:
+    problem = _shape_problem(comparison)
+    if problem:
+        raise RegistryError(f"comparison.json: {problem}; run compare.py again")
+    if comparison["challenger"].get("artifact_sha256") != metadata["artifact_sha256"]:
         raise RegistryError("comparison.json is about a different model than the one being promoted; "
                             "run compare.py again")
     _require_current_champion(comparison.get("champion") or {}, champion)

@@ -192,6 +192,22 @@ def test_promote_refuses_a_comparison_of_another_model(with_champion: Workspace,
     assert registry_state(ws) == ([1], 1, [])
 
 
+@pytest.mark.parametrize(("edit", "says"), [
+    (lambda c: c.pop("metrics"), "'metrics' must map each metric"),
+    (lambda c: c["metrics"].update(roc_auc=0.9), "'metrics' must map each metric"),
+    (lambda c: c.update(champion="v1"), "'champion' must be an object or null"),
+    (lambda c: c.update(challenger=None), "'challenger' must be an object"),
+    (lambda c: c.update(reasons="better"), "'reasons' must be a list"),
+])
+def test_promote_refuses_a_misshapen_comparison_in_one_line(with_champion: Workspace, edit, says) -> None:
+    ws = with_champion
+    comparison = json.loads((ws.reports / "comparison.json").read_text())
+    edit(comparison)
+    (ws.reports / "comparison.json").write_text(json.dumps(comparison))
+    assert_one_line_error(ws.run("promote.py", "--force"), "comparison.json", says, "run compare.py again")
+    assert registry_state(ws) == ([1], 1, [])
+
+
 def test_promote_without_a_comparison_is_one_error(with_model: Workspace) -> None:
     assert_one_line_error(with_model.run("promote.py"), "comparison.json", "not found")
     assert not with_model.registry.exists()
