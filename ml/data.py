@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ml.errors import DataError
+from ml.fileio import is_parquet
 from ml.params import Feature, Params, category_text
 
 # How booleans are spelled in text columns (compared lower-cased).
@@ -27,7 +28,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DataError(f"{path}: data file is empty")
     try:
-        if path.suffix == ".parquet":
+        if is_parquet(path):
             frame = pd.read_parquet(path)
         else:
             # A first row with more fields than the header would silently become the index (index_col=None) or

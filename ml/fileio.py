@@ -94,3 +94,10 @@ def remove_outputs(*paths: str | Path) -> None:
     """Delete a step's previous outputs before it runs, so a failure leaves nothing stale behind."""
     for path in paths:
         Path(path).unlink(missing_ok=True)
+
+
+PARQUET_SUFFIXES = (".parquet", ".pq")  # in any case: every other data file is read as CSV
+
+
+def is_parquet(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in PARQUET_SUFFIXES

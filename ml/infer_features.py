@@ -20,6 +20,7 @@ import pandas as pd
 
 from ml.data import FALSE_WORDS, TRUE_WORDS, category_strings
 from ml.errors import DataError
+from ml.fileio import is_parquet
 
 MAX_CLASSES = 20  # an integer target with at most this many distinct values is taken as class labels
 IDENTIFIER_SHARE = 0.5  # text columns with more distinct values than this share of rows are not categories
@@ -50,7 +51,7 @@ def nice_bounds(low: float, high: float, integer: bool) -> tuple[float, float]:
 def stored_types(path: str | Path) -> dict[str, str]:
     """Column → "int" or "float", the number type a typed file stores it as; {} for a CSV, which stores text.
     Read from the parquet schema, not the frame: pandas reads an int column with nulls as float64."""
-    if Path(path).suffix != ".parquet":
+    if not is_parquet(path):
         return {}
     import pyarrow as pa
     import pyarrow.parquet as pq

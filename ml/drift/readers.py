@@ -25,6 +25,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from ml.errors import DataError
+from ml.fileio import PARQUET_SUFFIXES
 from ml.params import Feature, category_text
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ BLOCK_BYTES = 1 << 20  # per parsed block: bigger blocks cost memory (~100 MB mo
 PARQUET_BATCH_ROWS = 131_072
 LOG_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst")
-PARQUET_SUFFIXES = (".parquet", ".pq")
 TRUE_WORDS = {"true", "1", "1.0", "yes", "t", "y"}
 FALSE_WORDS = {"false", "0", "0.0", "no", "f", "n"}
 OUTPUTS = ("probability", "prediction")  # the model output columns of a prediction log (or exported table)

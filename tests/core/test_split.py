@@ -162,13 +162,15 @@ def test_a_split_that_leaves_nothing_to_learn_or_judge_is_one_data_error(tmp_pat
     assert str(error.value) == says
 
 
-def test_the_holdout_fingerprint_is_by_position_whatever_index_a_parquet_file_brings(workspace: Workspace) -> None:
+@pytest.mark.parametrize("name", ["churn.parquet", "churn.PQ"])  # parquet by its suffix, in any case
+def test_the_holdout_fingerprint_is_by_position_whatever_index_a_parquet_file_brings(workspace: Workspace,
+                                                                                    name: str) -> None:
     """A parquet file keeps its index: strings, or duplicates. The holdout is the same rows of the same file."""
     as_csv = load_dataset(params_of(workspace))
     frame = pd.read_csv(workspace.data)
     frame.index = [f"cust-{i // 2}" for i in range(len(frame))]  # strings, each twice
-    frame.to_parquet(workspace.root / "data" / "churn.parquet")
-    workspace.edit_params(lambda raw: raw["data"].update(path="data/churn.parquet"))
+    frame.to_parquet(workspace.root / "data" / name)
+    workspace.edit_params(lambda raw: raw["data"].update(path=f"data/{name}"))
 
     as_parquet = load_dataset(params_of(workspace))
 
