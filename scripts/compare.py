@@ -14,7 +14,7 @@ from ml.steps import compare_step
 @params_option
 @click.option("--model-dir", default="artifacts/model", show_default=True, type=click.Path(file_okay=False),
               help="The challenger bundle.")
-@click.option("--champion-dir", type=click.Path(file_okay=False),
+@click.option("--champion-dir", type=click.Path(),  # checked by the step, once its old outputs are gone
               help="Use this champion bundle instead of fetching the registry's champion.")
 @click.option("--out", default="reports/comparison.json", show_default=True, type=click.Path(dir_okay=False))
 @one_line_errors

@@ -16,7 +16,7 @@ from ml.steps import remove_pipeline_outputs, run_pipeline
 @params_option
 @click.option("--reports", "reports_dir", default="reports", show_default=True, type=click.Path(file_okay=False))
 @click.option("--model-dir", default="artifacts/model", show_default=True, type=click.Path(file_okay=False))
-@click.option("--champion-dir", type=click.Path(file_okay=False),
+@click.option("--champion-dir", type=click.Path(),  # checked by the step, once its old outputs are gone
               help="Use this champion bundle instead of fetching the registry's champion.")
 @one_line_errors
 def main(params_path: str, reports_dir: str, model_dir: str, champion_dir: str | None) -> None:

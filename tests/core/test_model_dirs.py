@@ -11,16 +11,18 @@ from tests.core.conftest import drop_feature, relabel_target
 REPORTS = ("validation.json", "validation.md", "metrics.json", "comparison.json", "pr_comment.md", "job_summary.md")
 
 
-def test_a_missing_champion_dir_is_one_line_and_removes_the_last_reports(with_champion: Workspace) -> None:
+@pytest.mark.parametrize("champion", ["no/such/dir", "params.yaml"])  # missing, or a file
+def test_a_missing_champion_dir_is_one_line_and_removes_the_last_reports(with_champion: Workspace,
+                                                                         champion: str) -> None:
     ws = with_champion
     for name in REPORTS:
         (ws.reports / name).write_text("{}")  # the last run's reports
 
-    compare, pipeline = run_scripts([(script, ["--champion-dir", "no/such/dir"], ws.root)
+    compare, pipeline = run_scripts([(script, ["--champion-dir", champion], ws.root)
                                      for script in ("compare.py", "run_pipeline.py")])
 
     for run in (compare, pipeline):
-        assert_one_line_error(run, "no/such/dir: no such champion directory (--champion-dir)")
+        assert_one_line_error(run, f"{champion}: no such champion directory (--champion-dir)")
     assert not any(ws.reports.iterdir())
 
 
