@@ -742,7 +742,9 @@ class ActionsRunner:
         name = with_.get("name") or "artifact"
         dest = self.artifacts / str(run.run_id) / name
         if dest.exists():
-            raise WorkflowError(f"an artifact named {name!r} was already uploaded in this run")
+            if with_.get("overwrite", "false") != "true":
+                raise WorkflowError(f"an artifact named {name!r} was already uploaded in this run")
+            shutil.rmtree(dest)
         found = []
         for pattern in filter(None, (line.strip() for line in with_.get("path", "").splitlines())):
             found.extend(sorted(workspace.glob(pattern)) if any(c in pattern for c in "*?[")
