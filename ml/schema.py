@@ -62,5 +62,10 @@ def build_schema(params: Params) -> pa.DataFrameSchema:
     if params.task == "regression":
         target_checks.append(pa.Check(lambda s: _numeric(s).notna() & np.isfinite(_numeric(s).fillna(np.inf)),
                                       name="is_finite_number", error="must be a finite number"))
+    else:  # scikit-learn refuses fractional labels ("continuous") only once it fits: say so here, and why
+        target_checks.append(pa.Check(
+            lambda s: (s % 1 == 0) | s.isna() if pd.api.types.is_float_dtype(s) else True, name="is_class_label",
+            error="must be class labels (text or whole numbers), not fractions: for a numeric target set "
+                  "task: regression"))
     columns[params.target] = pa.Column(checks=target_checks, nullable=False, required=True, coerce=False)
     return pa.DataFrameSchema(columns, strict=True, name="dataset")

@@ -32,6 +32,15 @@ METRICS, COMPARISON = "metrics.json", "comparison.json"
 PIPELINE_REPORTS = (VALIDATION_JSON, VALIDATION_MD, METRICS, COMPARISON, COMMENT, SUMMARY)
 
 
+def check_later_sections(params: Params) -> None:
+    """The drift: and serving: sections, which later jobs read (the drift check, the model server): a mistake there
+    fails the first step of the PR, not the deploy of the model it merged."""
+    from serving.settings import settings_from
+
+    drift_config(params)
+    settings_from(params, {})
+
+
 def validate_step(params: Params, reports_dir: Path) -> Dataset:
     """Write validation.{json,md}; raise DataError when the data is invalid; return the split dataset.
 
@@ -39,7 +48,7 @@ def validate_step(params: Params, reports_dir: Path) -> Dataset:
     earlier run, and a report rendered after a failed train would pair today's validation with yesterday's model."""
     out_json, out_md = reports_dir / VALIDATION_JSON, reports_dir / VALIDATION_MD
     remove_outputs(*(reports_dir / name for name in PIPELINE_REPORTS))
-    drift_config(params)  # a mistake in the drift: section fails this first step, not the training after it
+    check_later_sections(params)
     report: dict[str, Any] = {"data": params.data_label, "target": params.target, "ok": False, "rows": 0,
                               "failures": []}
     try:
@@ -77,7 +86,7 @@ def train_step(params: Params, model_dir: Path, dataset: Dataset | None = None) 
     from ml.train import fit
 
     shutil.rmtree(model_dir, ignore_errors=True)
-    drift_config(params)  # the reference needs the drift: section; a mistake there fails now, not after the fit
+    check_later_sections(params)  # the reference needs the drift: section: a mistake fails now, not after the fit
     dataset = dataset or load_dataset(params)
     model, metadata = fit(dataset, params)
     holdout = predict(model, dataset.X_holdout, params)

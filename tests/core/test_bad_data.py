@@ -63,6 +63,8 @@ CORPUS = [
             None, "cannot be parsed as csv"),
     BadData("ragged first row", _text(_first_row_too_long), None, "more fields than the header"),
     BadData("missing target", _frame_edit(lambda f: f.drop(columns="churned")), "churned", "is missing"),
+    BadData("fractional class labels", _frame_edit(lambda f: f.assign(churned=f["churned"].astype(float) + 0.5)),
+            "churned", "must be class labels"),
     BadData("missing feature column", _frame_edit(lambda f: f.drop(columns="region")), "region", "is missing"),
     BadData("unknown column", _frame_edit(lambda f: f.assign(customer_email="x@example.com")), "customer_email",
             "unknown column"),

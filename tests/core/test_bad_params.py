@@ -254,6 +254,17 @@ def test_bad_params_leave_no_stale_reports(workspace: Workspace) -> None:
     assert [path.name for path in stale if path.exists()] == [] and not (ws.root / "artifacts" / "model").exists()
 
 
+@pytest.mark.parametrize(("section", "says"), [
+    ({"foo": 1}, "'serving.foo'"),
+    ({"max_batch": "lots"}, "max_batch"),
+])
+def test_the_first_step_checks_the_serving_section(workspace: Workspace, section: dict, says: str) -> None:
+    """Else a typo there passes the PR and the release, and fails the deploy of the merged model."""
+    workspace.edit_params(_set("serving", section))
+    assert_one_line_error(workspace.run("validate_data.py"), says)
+    assert not (workspace.reports / "validation.json").exists()
+
+
 def test_the_first_steps_check_the_drift_section_before_reading_data_or_fitting(workspace: Workspace) -> None:
     """A mistake in drift: fails validate_data.py, the PR workflow's first step, and train.py (run on its own,
     e.g. by the retrain job), before either reads the data: here the data is gone too, and the one line is about
