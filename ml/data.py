@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -45,7 +46,19 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{path}: cannot be parsed as {path.suffix.lstrip('.') or 'csv'} ({first})") from None
     if frame.empty:
         raise DataError(f"{path}: data file has a header but no rows")
+    if not is_parquet(path):
+        _refuse_duplicate_names(path, frame)
     return frame
+
+
+def _refuse_duplicate_names(path: Path, frame: pd.DataFrame) -> None:
+    """pandas renames a repeated CSV header to 'region.1', a column the file does not have: name the real one."""
+    if not any(re.fullmatch(r".+\.\d+", str(name)) for name in frame.columns):
+        return  # no renamed column: nothing repeated (the header is read again only when one may be)
+    header = pd.read_csv(path, nrows=1, header=None, dtype=str, keep_default_na=False).iloc[0].tolist()
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise DataError(f"{path}: column '{repeated[0]}' appears {header.count(repeated[0])} times in the header")
 
 
 def read_data(params: Params, path: str | Path | None = None) -> pd.DataFrame:

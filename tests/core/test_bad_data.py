@@ -68,6 +68,8 @@ CORPUS = [
     BadData("missing feature column", _frame_edit(lambda f: f.drop(columns="region")), "region", "is missing"),
     BadData("unknown column", _frame_edit(lambda f: f.assign(customer_email="x@example.com")), "customer_email",
             "unknown column"),
+    BadData("a repeated column", _text(lambda good: good.replace(b"\n", b",x\n", 1).replace(
+        b",x\n", b"," + good.split(b",", 1)[0] + b"\n", 1)), None, "appears 2 times in the header"),
     BadData("text in a numeric column", _cell("tenure_months", "twelve"), "tenure_months", "must be a number"),
     BadData("value above max", _cell("monthly_charges", 999.5), "monthly_charges", "must be <= 150"),
     BadData("fraction in an int column", _cell("tenure_months", 12.5), "tenure_months", "whole number"),
