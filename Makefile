@@ -35,7 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/validation.py
 	$(BIN)/python benchmarks/bootstrap.py
-	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/model_server.py
 	$(BIN)/python benchmarks/drift.py
 
 # Re-pin every dependency (run after editing pyproject.toml).

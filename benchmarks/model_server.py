@@ -1,6 +1,6 @@
 """Model-server benchmark: this server vs a naive FastAPI app vs MLServer, same model, same cores, one run.
 
-    .venv/bin/python benchmarks/serving.py [--requests 4000] [--clients 16] [--model-dir DIR] [--json out.json]
+    .venv/bin/python benchmarks/model_server.py [--requests 4000] [--clients 16] [--model-dir DIR] [--json out.json]
 
 Every server runs as its own uvicorn process with one worker and one OpenMP thread on 127.0.0.1 (MLServer with
 parallel_workers=0: inference in the server process, its fastest set-up here); the load generator is a bounded
