@@ -6,6 +6,7 @@ import html
 import json
 import math
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +48,21 @@ def _cell(value: Any, code: bool = False, limit: int | None = MAX_CELL) -> str:
     text = re.sub(r"[\r\n]+", " ", str(value))
     text = text if limit is None or len(text) <= limit else text[:limit - 1] + "…"
     body = (text if code else html.escape(text, quote=False)).replace("|", r"\|")
-    if not code:
-        return body
+    return _code_span(body) if code else body
+
+
+def _code_span(text: str) -> str:
+    """text as inline code: a fence longer than any run of backticks in it, so nothing in it can close the span."""
     fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{body}{pad}{fence}"
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _prose(value: Any) -> str:
+    """A sentence of ours that quotes data (a gate reason naming features or labels, a validation error) as one
+    line of inert markdown: no line break to start a heading, no HTML, no link, image, emphasis or table syntax."""
+    text = html.escape(" ".join(str(value).split()), quote=False)
+    return re.sub(r"([\\`*\[\]~|])", r"\\\1", text)
 
 
 def _significance(metric: dict) -> str:
@@ -123,6 +134,7 @@ def _confusion(confusion: dict | None) -> dict | None:
 _env.globals.update(num=_num, signed=_signed, significance=_significance, param_value=_param_value,
                     version_label=_version_label)
 _env.filters["cell"] = _cell
+_env.filters["prose"] = _prose
 
 
 def _ordered_metrics(comparison: dict) -> list[tuple[str, dict]]:
@@ -186,7 +198,8 @@ def render_invalid_data_report(validation: dict, commit: str | None, sticky: boo
     """The PR report when validation failed: no model was trained, so the data problems are the whole story."""
     return _env.get_template("pr_invalid_data.md.j2").render(
         marker=MARKER if sticky else "", validation_md=render_validation(validation).strip(), commit=commit,
-        data=validation.get("data", "<data file>"), target=validation.get("target", "<target>"))
+        draft_command=_code_span(shlex.join(["python", "scripts/draft_params.py", validation.get("data", "DATA_FILE"),
+                                             "--target", validation.get("target", "TARGET"), "--write"])))
 
 
 def write_pr_reports(reports_dir: Path) -> tuple[Path, Path]:

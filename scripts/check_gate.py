@@ -3,7 +3,7 @@
 
 import click
 
-from ml.cli import one_line_errors
+from ml.cli import one_line, one_line_errors
 from ml.errors import MLOpsError
 from ml.json_report import load_json_report
 
@@ -16,7 +16,7 @@ def main(comparison: str) -> None:
     reasons = "; ".join(result.get("reasons", []))
     if result.get("decision") != "promote":
         raise MLOpsError(f"gate: {result.get('decision')}: {reasons}")
-    click.echo(f"gate: promote: {reasons}")
+    click.echo(one_line(f"gate: promote: {reasons}"))
 
 
 if __name__ == "__main__":

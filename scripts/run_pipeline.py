@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ml.cli import one_line_errors, params_option
+from ml.cli import one_line, one_line_errors, params_option
 from ml.params import load_params
 from ml.steps import remove_pipeline_outputs, run_pipeline
 
@@ -23,7 +23,7 @@ def main(params_path: str, reports_dir: str, model_dir: str, champion_dir: str |
     remove_pipeline_outputs(Path(reports_dir), Path(model_dir))  # first: a bad params.yaml must not leave them
     params = load_params(params_path)
     result = run_pipeline(params, Path(reports_dir), Path(model_dir), Path(champion_dir) if champion_dir else None)
-    click.echo(f"decision: {result['decision']}: {'; '.join(result['reasons'])}")
+    click.echo(one_line(f"decision: {result['decision']}: {'; '.join(result['reasons'])}"))
     click.echo(f"report: {Path(reports_dir) / 'pr_comment.md'}")
 
 

@@ -200,3 +200,9 @@ def test_validation_json_keeps_every_failure_that_the_summary_table_leaves_out(w
     assert sum(line.startswith("| `") for line in summary.splitlines()) == MAX_FAILURES
     assert f"…{extra + 1 - MAX_FAILURES} more failures not shown" in summary
     assert f"has all {extra + 1}." in summary
+
+
+def test_a_column_named_with_a_line_break_is_still_one_line(workspace: Workspace) -> None:
+    """Error lines quote data (column names, class labels): a newline in one must not split the line."""
+    _frame_edit(lambda f: f.assign(**{"new\ncol": 1}))(workspace.data)
+    assert_one_line_error(workspace.run("validate_data.py"), "column 'new col'", "unknown column")

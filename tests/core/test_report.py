@@ -81,7 +81,7 @@ def test_pr_comment_has_marker_verdict_table_chart_confusion_and_params_diff(sec
     assert chart and "bar [" in chart.group(1) and "line [" in chart.group(1)
     assert "Confusion matrix of the challenger" in comment
     matrix = json.loads((ws.reports / "metrics.json").read_text())["confusion_matrix"]["matrix"]
-    assert f"| **0** | {matrix[0][0]} | {matrix[0][1]} |" in comment
+    assert f"| `0` | {matrix[0][0]} | {matrix[0][1]} |" in comment
 
     assert "### Params changed since the champion" in comment
     assert "| `model.params.learning_rate` | `0.1` | `0.05` |" in comment
@@ -249,11 +249,25 @@ def test_pipes_html_and_newlines_in_labels_and_params_stay_inside_their_cells() 
                                   "matrix": [[5, 1, 0], [2, 7, 0], [0, 0, 3]]})
 
     assert "<b>" not in re.sub("`[^`]*`", "", comment)  # a code span shows HTML as text, and an entity literally
-    assert table_row(comment, "| |") == ["", r"red\|dry", "&lt;b&gt;sweet&lt;/b&gt;", "two lines"]
-    assert table_row(comment, r"| **red\|dry**") == [r"**red\|dry**", "5", "1", "0"]
-    assert table_row(comment, "| **&lt;b&gt;") == ["**&lt;b&gt;sweet&lt;/b&gt;**", "2", "7", "0"]
+    assert table_row(comment, "| |") == ["", r"`red\|dry`", "`<b>sweet</b>`", "`two lines`"]
+    assert table_row(comment, r"| `red\|dry`") == [r"`red\|dry`", "5", "1", "0"]
+    assert table_row(comment, "| `<b>") == ["`<b>sweet</b>`", "2", "7", "0"]
     assert table_row(comment, "| `features.") == [
         "`features.taste.values`", r'`["red\|dry", "<b>sweet</b>"]`', r'`["red\|dry"]`']
+
+
+def test_data_quoted_in_gate_reasons_and_labels_cannot_add_markdown_or_html() -> None:
+    """A feature or class named by the PR's data: no fake heading, image, link, emphasis or mention markup."""
+    comparison = comparison_of()
+    comparison["reasons"] = ["cannot compare: the feature set changed (x\n\n## ✅ Promote <img src=https://e.example/p>"
+                             " [link](https://e.example) **bold** `code`)"]
+    comment = render(comparison, {"labels": ["**bold** [x](http://evil)", "ok"], "matrix": [[1, 0], [0, 1]]})
+
+    reason = next(line for line in comment.splitlines() if line.startswith("- cannot compare"))
+    assert reason == (r"- cannot compare: the feature set changed (x ## ✅ Promote &lt;img src=https://e.example/p&gt; "
+                      r"\[link\](https://e.example) \*\*bold\*\* \`code\`)")
+    assert not [line for line in comment.splitlines() if line.startswith("## ✅ Promote <")] and "<img" not in comment
+    assert table_row(comment, "| |")[1] == "`**bold** [x](http://evil)`"
 
 
 def test_pipes_and_html_in_invalid_data_cells_are_escaped() -> None:
@@ -265,6 +279,17 @@ def test_pipes_and_html_in_invalid_data_cells_are_escaped() -> None:
     assert "<b>" not in report and "<i>" not in report
     assert table_row(report, "| `a") == [r"`a\|b`", r"not in {'&lt;i&gt;x&lt;/i&gt;', 'y\|z'}", "2",
                                          r"'p\|q', '&lt;b&gt;r&lt;/b&gt;'"]
+
+
+def test_the_invalid_data_report_quotes_its_error_and_its_fix_command() -> None:
+    from ml.report import render_invalid_data_report
+
+    validation = {"ok": False, "data": "data/my data.csv", "target": "churn `flag`", "rows": 0, "failures": [],
+                  "error": "target 'y' has a single class ('<img src=x>\n# big [link](http://e)'); nothing to learn"}
+    report = render_invalid_data_report(validation, None)
+    assert (r"target 'y' has a single class ('&lt;img src=x&gt; # big \[link\](http://e)'); nothing to learn"
+            in report.splitlines())
+    assert "``python scripts/draft_params.py 'data/my data.csv' --target 'churn `flag`' --write``" in report
 
 
 def test_model_card_features_with_pipes_and_html_stay_inside_their_cells() -> None:
@@ -343,8 +368,8 @@ def test_a_huge_report_fits_githubs_limit_and_keeps_its_footer() -> None:
     assert comment.count("<details>") == comment.count("</details>") == 1
     assert "…4950 more in the workflow artifacts" in comment
     largest = max((matrix[i][j], -i, -j) for i in range(200) for j in range(200) if i != j)
-    assert table_row(comment, f"| class-{-largest[1]} | class-{-largest[2]} |")[2] == str(largest[0])
-    assert sum(line.startswith("| class-") for line in comment.splitlines()) == 20
+    assert table_row(comment, f"| `class-{-largest[1]}` | `class-{-largest[2]}` |")[2] == str(largest[0])
+    assert sum(line.startswith("| `class-") for line in comment.splitlines()) == 20
 
 
 def trailing_whitespace(text: str) -> list[str]:
