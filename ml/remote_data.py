@@ -19,16 +19,17 @@ TIMEOUT = (10.0, 120.0)
 
 
 def shown_url(url: str) -> str:
-    """The URL to name in messages: never its query string (it may hold a signature)."""
+    """The URL to name in messages: never its user:password or its query string (it may hold a signature)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else f"{host}{parts.path}"
 
 
 def download(url: str, dest: Path, token: str | None = None, max_bytes: int = MAX_BYTES) -> int:
     """Fetch url into dest; returns the size. HTTP errors, empty and oversized bodies are DataErrors."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise DataError(f"{url!r}: not an http(s) URL")
+        raise DataError(f"{shown_url(url)!r}: not an http(s) URL")
     shown = shown_url(url)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     dest.parent.mkdir(parents=True, exist_ok=True)
