@@ -1,6 +1,7 @@
 """Replace the tracked data with a new file and record it in data.dvc (retrain.yml).
 
-The new file is validated against params.yaml's schema before it replaces anything; then `dvc add` rewrites
+The new file is validated against params.yaml's schema, and split as training will split it, before it replaces
+anything; then `dvc add` rewrites
 data.dvc and `dvc push` uploads the data so the PR's pipeline can `dvc pull` it. Without a DVC remote the PR could
 not fetch the data, so nothing is replaced; a failed add or push puts the previous data and data.dvc back.
 """
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ml.data import read_data
+from ml.dataset import dataset_from_frame
 from ml.dvc_data import DVC_FILE, default_remote, open_repo
 from ml.errors import DataError
 from ml.fileio import write_bytes_atomic
@@ -28,9 +30,14 @@ def replace_data(params: Params, new_file: Path, source: str) -> bool:
     returns whether data.dvc changed."""
     _require_tracked(params)
     remote = _require_remote(params.root)
-    result = validate_frame(read_data(params, new_file), params)
+    frame = read_data(params, new_file)
+    result = validate_frame(frame, params)
     if not result.ok:
         raise DataError(f"{source}: the new data does not fit params.yaml: {result.one_line()}")
+    try:  # and the checks validate_data.py makes after the schema's: both sides of the split, a class to learn
+        dataset_from_frame(frame, params, data_sha256="")
+    except DataError as exc:
+        raise DataError(f"{source}: the new data cannot be trained on: {exc}") from None
     dvc_file = params.root / DVC_FILE
     with _restored_on_failure(params.root, params.data_path, dvc_file) as before:
         params.data_path.parent.mkdir(parents=True, exist_ok=True)

@@ -82,6 +82,20 @@ def test_invalid_new_data_changes_nothing(dvc_workspace, tmp_path):
     assert _state(params) == before
 
 
+def test_new_data_training_could_not_learn_from_changes_nothing(dvc_workspace, tmp_path):
+    """It passes the schema, but has a single class: validate_data.py would refuse it after the push."""
+    params = load_params(dvc_workspace.params_file)
+    before = _state(params)
+    new = tmp_path / "new.csv"
+    frame = pd.read_csv(params.data_path).head(50)
+    frame[params.target] = frame[params.target].iloc[0]
+    frame.to_csv(new, index=False)
+
+    with pytest.raises(DataError, match=f"^{SOURCE}: the new data cannot be trained on: .*single class"):
+        replace_data(params, new, SOURCE)
+    assert _state(params) == before
+
+
 def test_without_a_dvc_remote_nothing_is_replaced(dvc_workspace, tmp_path):
     """The PR's pipeline could not fetch data that was never pushed."""
     params = load_params(dvc_workspace.params_file)
