@@ -57,6 +57,18 @@ def test_two_proportions_z_test() -> None:
     assert stats.two_proportions(0, 100, 0, 100) == (0.0, 1.0)
 
 
+def test_two_proportions_on_a_tiny_batch_is_exact_and_keeps_its_false_alarm_rate() -> None:
+    """1 null in 3 rows against a 2.7% reference rate: the normal approximation said p = 0.001."""
+    z, p_value = stats.two_proportions(135, 5000, 1, 3)
+    assert p_value == pytest.approx(scipy_stats.fisher_exact([[135, 4865], [1, 2]]).pvalue) and p_value > 0.05
+    assert z > 0
+    rng = np.random.default_rng(3)
+    for rows in (3, 10, 40):  # batches from the reference's own rate: p < 0.05 at most 5% of the time
+        nulls = rng.binomial(rows, 135 / 5000, size=400)
+        alarms = sum(stats.two_proportions(135, 5000, int(hits), rows)[1] < 0.05 for hits in nulls)
+        assert alarms <= 0.05 * len(nulls), (rows, alarms)
+
+
 def test_psi_is_zero_for_identical_samples_and_grows_with_shift() -> None:
     rng = np.random.default_rng(1)
     reference = np.sort(rng.normal(size=20_000))
