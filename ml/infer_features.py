@@ -80,8 +80,9 @@ def _numeric_spec(name: str, numbers: pd.Series, rows: int, notes: list[str], de
     floats = declared == "float" or (stored == "float" and declared != "int")
     integer = not floats and bool((numbers % 1 == 0).all())
     low, high = nice_bounds(float(numbers.min()), float(numbers.max()), integer)
-    if numbers.nunique() == rows > MAX_CLASSES:
-        notes.append(f"{name}: a different value in every row; if it is an identifier, remove it from the data")
+    if integer and numbers.nunique() == rows > MAX_CLASSES:  # measurements differ row to row; ids are whole
+        notes.append(f"{name}: a different whole number in every row; if it is an identifier, list it in "
+                     "data.exclude")
     return {"type": "int" if integer else "float", "min": low, "max": high}
 
 
@@ -109,7 +110,7 @@ def _text_spec(name: str, values: pd.Series, rows: int, notes: list[str], declar
         return _numeric_spec(name, numbers.dropna(), rows, notes, declared)
     if len(counts) > MAX_CLASSES and len(counts) > IDENTIFIER_SHARE * len(values):
         raise DataError(f"column '{name}' has {len(counts)} distinct text values in {len(values)} rows: "
-                        "an identifier or free text is not a feature; remove it from the data or "
+                        "an identifier or free text is not a feature; list it in data.exclude, or "
                         "derive features from it")
     return _category_spec(distinct)
 
@@ -124,7 +125,7 @@ def infer_feature(name: str, series: pd.Series, notes: list[str], declared: str 
         raise DataError(f"column '{name}' is empty in every row: remove it from the data")
     if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
         raise DataError(f"column '{name}' holds dates or times, which are not a feature type: derive features "
-                        "from it (day of week, age in days) or remove it from the data")
+                        "from it (day of week, age in days) or list it in data.exclude")
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if declared == "category" and not (numeric and (values % 1 != 0).any()):  # codes are whole numbers
         spec = _category_spec(values)

@@ -79,7 +79,14 @@ def test_types_nulls_and_what_a_human_should_look_at():
     notes = "\n".join(draft.notes)
     assert "amount: 1 values are not numbers (such as 'oops')" in notes
     assert "constant: the same value in every row" in notes
-    assert "ident: a different value in every row" in notes
+    assert "ident: a different whole number in every row; if it is an identifier, list it in data.exclude" in notes
+
+
+def test_a_measurement_that_differs_in_every_row_is_not_taken_for_an_identifier():
+    import numpy as np
+
+    frame = pd.DataFrame({"spend": np.random.default_rng(0).normal(50, 10, 40), "label": [0, 1] * 20})
+    assert not [note for note in draft_features(frame, "label").notes if note.startswith("spend:")]
 
 
 def test_a_typed_file_says_which_whole_numbers_are_floats(tmp_path):
