@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 
 from ml.errors import DataError
 from ml.fileio import is_parquet
-from ml.params import Feature, Params, category_text
+from ml.params import Feature, Params, category_text, text_category
 
 # How booleans are spelled in text columns (compared lower-cased).
 TRUE_WORDS = {"true", "1", "yes", "t", "y"}
@@ -21,8 +22,9 @@ FALSE_WORDS = {"false", "0", "no", "f", "n"}
 MISSING_CSV = {"keep_default_na": False, "na_values": [""]}
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or parquet file; missing, empty and garbled files are one-line DataErrors."""
+def read_table(path: str | Path, categories: Collection[str] = ()) -> pd.DataFrame:
+    """Read a CSV or parquet file; missing, empty and garbled files are one-line DataErrors. In a CSV the
+    `categories` columns are read as text, each field named by text_category (so "02134" keeps its zero)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
@@ -36,7 +38,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
             # be truncated (index_col=False, with a ParserWarning): make it a parse error instead.
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
-                frame = pd.read_csv(path, low_memory=False, index_col=False, **MISSING_CSV)
+                frame = pd.read_csv(path, low_memory=False, index_col=False, dtype=dict.fromkeys(categories, str),
+                                    **MISSING_CSV)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: data file has no columns") from None
     except pd.errors.ParserWarning:
@@ -48,7 +51,15 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{path}: data file has a header but no rows")
     if not is_parquet(path):
         _refuse_duplicate_names(path, frame)
+        for name in set(categories) & set(frame.columns):
+            frame[name] = _named_texts(frame[name])
     return frame
+
+
+def _named_texts(texts: pd.Series) -> pd.Series:
+    """Text fields as categories (text_category), each distinct text named once; missing stays NaN."""
+    names = {text: text_category(text) for text in texts.dropna().unique()}
+    return texts.astype(object).map(names, na_action="ignore")
 
 
 def _refuse_duplicate_names(path: Path, frame: pd.DataFrame) -> None:
@@ -64,7 +75,7 @@ def _refuse_duplicate_names(path: Path, frame: pd.DataFrame) -> None:
 def read_data(params: Params, path: str | Path | None = None) -> pd.DataFrame:
     """The data file (params.yaml's, or a new one that is to replace it) without the columns `data.exclude` names:
     identifiers and timestamps may stay in the file without being validated or learned from."""
-    frame = read_table(path or params.data_path)
+    frame = read_table(path or params.data_path, [f.name for f in params.features if f.type == "category"])
     return frame.drop(columns=[name for name in params.exclude if name in frame.columns])
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from ml.data import FALSE_WORDS, TRUE_WORDS, category_strings
 from ml.errors import DataError
 from ml.fileio import is_parquet
+from ml.params import ZERO_PADDED
 
 MAX_CLASSES = 20  # an integer target with at most this many distinct values is taken as class labels
 IDENTIFIER_SHARE = 0.5  # text columns with more distinct values than this share of rows are not categories
@@ -116,10 +117,11 @@ def _text_spec(name: str, values: pd.Series, rows: int, notes: list[str], declar
 
 
 def infer_feature(name: str, series: pd.Series, notes: list[str], declared: str | None = None,
-                  stored: str | None = None) -> dict:
+                  stored: str | None = None, text: pd.Series | None = None) -> dict:
     """The params.yaml spec of one column, of the `declared` type where the data fits it; `stored` is the number
-    type a typed file stores the column as (see stored_types). DataError for columns that cannot be features
-    (empty, identifiers)."""
+    type a typed file stores the column as (see stored_types); `text` is a CSV column's fields as training names
+    categories (read_table's `categories`): a category's values come from it, and codes written with leading zeros
+    make it one. DataError for columns that cannot be features (empty, identifiers)."""
     values = series.dropna()
     if values.empty:
         raise DataError(f"column '{name}' is empty in every row: remove it from the data")
@@ -127,19 +129,32 @@ def infer_feature(name: str, series: pd.Series, notes: list[str], declared: str 
         raise DataError(f"column '{name}' holds dates or times, which are not a feature type: derive features "
                         "from it (day of week, age in days) or list it in data.exclude")
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if declared == "category" and not (numeric and (values % 1 != 0).any()):  # codes are whole numbers
-        spec = _category_spec(values)
+    padded = _zero_padded(text) if numeric and declared in (None, "category") else None
+    if padded is not None:
+        notes.append(f"{name}: codes written with leading zeros (such as {padded!r}): a category, not a number")
+    if padded is not None or (declared == "category" and not (numeric and (values % 1 != 0).any())):
+        spec = _category_spec(values)  # codes are whole numbers
     elif pd.api.types.is_bool_dtype(values):
         spec = {"type": "bool"}
     elif numeric:
         spec = _numeric_spec(name, values.astype(float), len(series), notes, declared, stored)
     else:
         spec = _text_spec(name, values, len(series), notes, declared)
+    if spec["type"] == "category" and text is not None:
+        spec["values"] = _category_spec(text.dropna())["values"]  # as validation will read the file
     if len(values) < len(series):
         spec["nullable"] = True
     if values.nunique() == 1:
         notes.append(f"{name}: the same value in every row; it tells the model nothing")
     return spec
+
+
+def _zero_padded(text: pd.Series | None) -> str | None:
+    """A field of the column written as a whole number with leading zeros ("02134"), or None."""
+    if text is None:
+        return None
+    found = text.dropna()[text.dropna().str.match(rf"[ \t]*{ZERO_PADDED}\d*[ \t]*$")]
+    return None if found.empty else str(found.iloc[0])
 
 
 def infer_task(target: pd.Series) -> str:
@@ -153,10 +168,12 @@ def infer_task(target: pd.Series) -> str:
 
 
 def draft_features(frame: pd.DataFrame, target: str, task: str | None = None,
-                   declared: Mapping[str, str] | None = None, stored: Mapping[str, str] | None = None) -> Draft:
+                   declared: Mapping[str, str] | None = None, stored: Mapping[str, str] | None = None,
+                   texts: pd.DataFrame | None = None) -> Draft:
     """Every column but the target becomes a feature: the schema is strict, so every column must be declared.
     `declared` (column → type) is what params.yaml says already: re-drafting keeps it where the data fits.
-    `stored` (column → "int"/"float", from stored_types) is what a typed file says: a stored float stays float."""
+    `stored` (column → "int"/"float", from stored_types) is what a typed file says: a stored float stays float.
+    `texts`: a CSV's columns read as text (read_table's `categories`, every column), for infer_feature."""
     if target not in frame.columns:
         shown = ", ".join(map(str, frame.columns[:8])) + (", …" if len(frame.columns) > 8 else "")
         raise DataError(f"target '{target}' is not a column of the data (columns: {shown})")
@@ -175,7 +192,8 @@ def draft_features(frame: pd.DataFrame, target: str, task: str | None = None,
     declared, stored = declared or {}, stored or {}
     for name in frame.columns.drop(target):
         draft.features[str(name)] = infer_feature(str(name), frame[name], draft.notes, declared.get(str(name)),
-                                                  stored.get(str(name)))
+                                                  stored.get(str(name)),
+                                                  None if texts is None else texts[name])
     if not draft.features:
         raise DataError(f"the data has no column besides the target '{target}'")
     return draft

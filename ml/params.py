@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,22 @@ def category_text(value: Any) -> str:
     if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and float(value).is_integer():
         return str(int(value))
     return str(value)
+
+
+NUMBER = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"  # a field pandas reads as a number
+ZERO_PADDED = r"[+-]?0\d"  # the start of a whole number written with leading zeros
+_NUMBER, _ZERO_PADDED = re.compile(NUMBER), re.compile(ZERO_PADDED)
+
+
+def text_category(text: str) -> str:
+    """A category field of a text file (CSV), as training, validation and the drift job all name it: a number is
+    named by category_text ("1.0", " 1" and "1e0" are the category "1", as a code exported from a float column
+    should be), except a whole number written with leading zeros (a ZIP or product code such as "02134"), which
+    keeps its spelling. One field at a time: a column's other values never change how one is read."""
+    number = text.strip(" \t")
+    if not _NUMBER.fullmatch(number) or _ZERO_PADDED.match(number):
+        return text
+    return category_text(int(number) if number.lstrip("+-").isdigit() else float(number))
 
 
 def parse_feature(name: str, spec: Any) -> Feature:

@@ -43,9 +43,22 @@ class Rewrite:
     changes: list[str] = field(default_factory=list)
 
 
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that also quotes text any YAML parser could read as a number: PyYAML (YAML 1.1) reads 05482 as
+    text, YAML 1.2 parsers (DVC's ruamel) as 5482, and a ZIP code must stay what it is."""
+
+
+def _quoted_if_numeric(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    numeric = re.fullmatch(r"[-+]?(\d[\d_]*)?\.?\d*([eE][-+]?\d+)?", text) and any(map(str.isdigit, text))
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="'" if numeric else None)
+
+
+_Dumper.add_representer(str, _quoted_if_numeric)
+
+
 def _flow(value: Any) -> str:
-    """One YAML flow-style scalar or collection, quoted where YAML would misread it ('yes', '1', 'null')."""
-    return yaml.safe_dump([value], default_flow_style=True, width=math.inf, sort_keys=False).strip()[1:-1]
+    """One YAML flow-style scalar or collection, quoted where YAML would misread it ('yes', '1', 'null', '05482')."""
+    return yaml.dump([value], Dumper=_Dumper, default_flow_style=True, width=math.inf, sort_keys=False).strip()[1:-1]
 
 
 class _Lines:

@@ -7,7 +7,7 @@ import click
 
 from ml.cli import one_line_errors, params_option
 from ml.data import read_table
-from ml.fileio import write_text_atomic
+from ml.fileio import is_parquet, write_text_atomic
 from ml.infer_features import draft_features, stored_types
 from ml.params import TASKS, read_params_yaml
 from ml.params_rewrite import declared_types, excluded_columns, rewrite_params
@@ -31,8 +31,9 @@ def main(data: str, target: str, task: str | None, params_path: str, write: bool
     label = location.relative_to(root).as_posix() if location.is_relative_to(root) else str(location)
     text, raw = read_params_yaml(params_path)
     frame = read_table(data)
+    texts = None if is_parquet(data) else read_table(data, list(frame.columns))  # a CSV's spellings, for categories
     draft = draft_features(frame.drop(columns=excluded_columns(raw, frame)), target, task, declared_types(raw),
-                           stored_types(data))
+                           stored_types(data), texts)
     result = rewrite_params(text, raw, draft, label, root)
     kinds = sorted({spec["type"] for spec in draft.features.values()})
     click.echo(f"{label}: {len(draft.features)} features ({', '.join(kinds)}), {draft.task} of '{target}'", err=True)

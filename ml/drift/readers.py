@@ -4,7 +4,8 @@ Everything is read columnar with pyarrow in batches of bounded size, so a file o
 bounded memory. Each batch comes out normalised: numeric features as float64 arrays (NaN = null), categories
 and booleans as arrow string arrays, whatever the file's own types were (booleans are spelled "true"/"false"
 when counted: see bool_label). Category and missing values are read as training reads them (ml.data): only an
-empty CSV field is missing ("NA" is a category), and an integer code read as 2.0 is the category "2".
+empty CSV field is missing ("NA" is a category), an integer code read as 2.0 is the category "2" and a
+zero-padded code ("02134") keeps its zeros.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pyarrow.parquet as pq
 
 from ml.errors import DataError
 from ml.fileio import PARQUET_SUFFIXES
-from ml.params import Feature, category_text
+from ml.params import NUMBER, ZERO_PADDED, Feature, category_text, text_category
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,11 +39,11 @@ CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst")
 TRUE_WORDS = {"true", "1", "1.0", "yes", "t", "y"}
 FALSE_WORDS = {"false", "0", "0.0", "no", "f", "n"}
 OUTPUTS = ("probability", "prediction")  # the model output columns of a prediction log (or exported table)
-# A field pandas reads as a number in a column of numbers (blanks around it allowed), whose category is then named
-# by category_text: "1.0", "01" and " 1" are all the category "1" at training time. (In a column that also holds
-# text, training keeps them as written; fields are named one by one here, the same in every block.)
-CSV_NUMBER = r"^[ \t]*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[ \t]*$"
-NAMED_INT = r"^(0|-?[1-9]\d*)$"  # already as category_text names it: skipped, so integer ids cost nothing
+# Category fields of a CSV are named by ml.params.text_category, as training names them: "1.0" and " 1" are the
+# category "1", "02134" stays "02134". Fields that need no renaming are skipped in arrow first, so integer ids and
+# plain text cost nothing.
+CSV_NUMBER = rf"^[ \t]*{NUMBER}[ \t]*$"
+KEPT_AS_WRITTEN = rf"^(0|-?[1-9]\d*|[ \t]*{ZERO_PADDED}.*)$"  # named as they are, or zero-padded codes
 
 
 @dataclass
@@ -130,12 +131,6 @@ def _string_array(texts: list[str]) -> pa.Array:
     return pa.StringArray.from_buffers(len(texts), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
 
 
-def _csv_number_name(text: str) -> str:
-    """An int stays an int: a code past 2**53 has no exact float."""
-    number = text.strip(" \t")
-    return category_text(int(number) if number.lstrip("+-").isdigit() else float(number))
-
-
 def _csv_categories(batch: pa.RecordBatch, features: tuple[Feature, ...]) -> pa.RecordBatch:
     """CSV text has no types, but training reads a column of numbers as numbers: name them as it does."""
     for feature in features:
@@ -143,10 +138,10 @@ def _csv_categories(batch: pa.RecordBatch, features: tuple[Feature, ...]) -> pa.
             index = batch.schema.get_field_index(feature.name)
             distinct = pc.unique(batch.column(index))
             renamed = pc.and_(pc.match_substring_regex(distinct, CSV_NUMBER),
-                              pc.invert(pc.match_substring_regex(distinct, NAMED_INT)))
+                              pc.invert(pc.match_substring_regex(distinct, KEPT_AS_WRITTEN)))
             numbers = pc.filter(distinct, renamed)
             if len(numbers):
-                named = _named(batch.column(index), numbers, _csv_number_name)
+                named = _named(batch.column(index), numbers, text_category)
                 batch = batch.set_column(index, feature.name, named)
     return batch
 

@@ -37,7 +37,7 @@ def test_a_boolean_target_keeps_its_labels_from_training_to_serving(workspace: W
     compare_step(params, ws.model, ws.reports / "comparison.json")
     comment, summary = write_pr_reports(ws.reports)
     for text in (comment.read_text(), summary.read_text()):
-        assert "| **False** |" in text and "| **True** |" in text
+        assert "| `False` |" in text and "| `True` |" in text
         assert "| **0** |" not in text and "| **1** |" not in text
 
     predictor = Predictor(model, params)

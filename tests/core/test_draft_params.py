@@ -180,6 +180,35 @@ def test_a_classification_fork_runs_after_one_command(fork):
                                                                                   "virginica"]
 
 
+def test_zero_padded_codes_stay_categories_with_their_zeros_from_draft_to_drift(fork):
+    """ZIP and product codes: pandas reads "02134" as the number 2134. Drafted as a category with the codes as
+    written, validated, trained and read back by the drift job under the same names."""
+    from ml.drift.readers import iter_batches
+    from ml.params import load_params
+
+    rng = np.random.default_rng(4)
+    codes = [f"{z:05d}" for z in rng.integers(500, 99_999, 12)]
+    frame = pd.DataFrame({"zip": rng.choice(codes, 600), "plan": rng.choice(["1.0", "2.0"], 600),
+                          "x": rng.normal(size=600), "bought": rng.choice(["no", "yes"], 600)})
+    frame.to_csv(fork / "data" / "shop.csv", index=False)
+
+    run = assert_ok(run_script("draft_params.py", "data/shop.csv", "--target", "bought", "--write", cwd=fork))
+    assert "zip: codes written with leading zeros (such as '0" in run.stderr
+    text = (fork / "params.yaml").read_text()
+    zip_line = next(line for line in text.splitlines() if line.strip().startswith("zip:"))
+    assert all(f"'{code}'" in zip_line for code in codes)  # quoted: a YAML 1.2 parser would read 05482 as a number
+    raw = yaml.safe_load(text)
+    assert raw["features"]["zip"] == {"type": "category", "values": sorted(set(frame["zip"]))}
+    assert raw["features"]["plan"] == {"type": "int", "min": 1, "max": 2}  # "1.0" is a number: no zeros to keep
+
+    assert_ok(run_script("validate_data.py", cwd=fork))
+    assert_ok(run_script("train.py", cwd=fork))
+    params = load_params(fork / "params.yaml")
+    seen = {value for batch in iter_batches(fork / "data" / "shop.csv", params.features, params.task)
+            for value in batch.columns["zip"].to_pylist()}
+    assert seen == set(codes) & set(frame["zip"])
+
+
 def test_a_regression_fork_gets_a_regressor_and_its_metrics(fork):
     frame = load_diabetes(as_frame=True, scaled=False).frame
     frame["sex"] = frame["sex"].map({1.0: "f", 2.0: "m"})
