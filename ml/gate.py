@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ml.metrics import MAXIMIZE
+from ml.metrics import BEST, MAXIMIZE
 from ml.params import Gate, Params
 
 PROMOTE, REJECT = "promote", "reject"
@@ -104,6 +104,10 @@ def decide(deltas: dict[str, MetricDelta], params: Params) -> Decision:
         verb = "is" if len(undefined) == 1 else "are"
         return cannot_compare(f"{', '.join(undefined)} {verb} undefined on this holdout (NaN: e.g. it lacks a class)")
     primary = deltas[params.primary_metric]
+    if primary.champion == primary.challenger == BEST[primary.name]:
+        return cannot_compare(f"both models' {primary.name} is {primary.champion:g} on this holdout, the best it can "
+                              "be, so no challenger could ever improve on it (a holdout this easy cannot tell models "
+                              "apart: more data, or another primary metric)")
     gate = params.gate
     reasons = []
     passed = True

@@ -109,11 +109,19 @@ def _text_spec(name: str, values: pd.Series, rows: int, notes: list[str], declar
             notes.append(f"{name}: {text_rows} values are not numbers (such as {distinct[text].iloc[0]!r}); "
                          "validation will list them")
         return _numeric_spec(name, numbers.dropna(), rows, notes, declared)
+    if distinct.str.match(r"\s*\d{4}-\d{2}-\d{2}").all() and pd.to_datetime(
+            distinct, errors="coerce", format="ISO8601").notna().all():  # a CSV's dates are text to pandas
+        raise _dates(name)
     if len(counts) > MAX_CLASSES and len(counts) > IDENTIFIER_SHARE * len(values):
         raise DataError(f"column '{name}' has {len(counts)} distinct text values in {len(values)} rows: "
                         "an identifier or free text is not a feature; list it in data.exclude, or "
                         "derive features from it")
     return _category_spec(distinct)
+
+
+def _dates(name: str) -> DataError:
+    return DataError(f"column '{name}' holds dates or times, which are not a feature type: derive features from it "
+                     "(day of week, age in days) or list it in data.exclude")
 
 
 def infer_feature(name: str, series: pd.Series, notes: list[str], declared: str | None = None,
@@ -126,8 +134,7 @@ def infer_feature(name: str, series: pd.Series, notes: list[str], declared: str 
     if values.empty:
         raise DataError(f"column '{name}' is empty in every row: remove it from the data")
     if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
-        raise DataError(f"column '{name}' holds dates or times, which are not a feature type: derive features "
-                        "from it (day of week, age in days) or list it in data.exclude")
+        raise _dates(name)
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     padded = _zero_padded(text) if numeric and declared in (None, "category") else None
     if padded is not None:

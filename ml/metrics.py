@@ -15,6 +15,9 @@ CLASSIFICATION = {
 }
 REGRESSION = {"rmse": MINIMIZE, "mae": MINIMIZE, "r2": MAXIMIZE}
 METRICS = {"classification": CLASSIFICATION, "regression": REGRESSION}
+# The best value each metric can take: a champion there can never be beaten on that holdout.
+BEST = {**{name: 1.0 if way == MAXIMIZE else 0.0 for name, way in CLASSIFICATION.items()},
+        "rmse": 0.0, "mae": 0.0, "r2": 1.0}
 
 
 def confusion(y_true, y_pred, classes) -> dict:

@@ -356,3 +356,12 @@ def test_a_params_file_that_is_not_yaml_is_named(fork):
     run = run_script("draft_params.py", "data/d.csv", "--target", "y", "--write", cwd=fork)
     assert_one_line_error(run, "params.yaml", "not valid YAML")
     assert (fork / "params.yaml").read_text() == "data: [unclosed\n"
+
+
+def test_dates_in_a_csv_are_refused_by_name_even_when_they_repeat(fork):
+    """A CSV's dates are text to pandas, and 30 dates over 300 rows would pass for a category."""
+    days = pd.date_range("2026-01-01", periods=30).strftime("%Y-%m-%d")
+    frame = pd.DataFrame({"signup": list(days) * 10, "x": range(300), "y": [0, 1] * 150})
+    frame.to_csv(fork / "data" / "d.csv", index=False)
+    run = run_script("draft_params.py", "data/d.csv", "--target", "y", cwd=fork)
+    assert_one_line_error(run, "column 'signup'", "dates or times", "data.exclude")

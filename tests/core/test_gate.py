@@ -61,6 +61,18 @@ def test_no_change_is_rejected(tmp_path) -> None:
     assert verdict.decision == REJECT
 
 
+def test_a_tie_at_the_best_possible_score_is_left_to_a_human(tmp_path) -> None:
+    """No challenger can ever beat a perfect roc_auc on that holdout: say why, instead of rejecting every one."""
+    verdict = decide(deltas(roc_auc=(1.0, 1.0, 0.0, 0.0), **HOLDING_GUARDRAILS), gate_params(tmp_path))
+    assert verdict.decision == REJECT and verdict.needs_human_review
+    assert "both models' roc_auc is 1 on this holdout, the best it can be" in verdict.reasons[0]
+    worse = decide(deltas(roc_auc=(1.0, 0.98, -0.04, 0.0), **HOLDING_GUARDRAILS), gate_params(tmp_path))
+    assert worse.decision == REJECT and not worse.needs_human_review  # simply worse
+    perfect = deltas(rmse=(0.0, 0.0, 0.0, 0.0), mae=(0.0, 0.0, 0.0, 0.0))
+    regression = decide(perfect, gate_params(tmp_path, "regression"))
+    assert regression.needs_human_review and "both models' rmse is 0" in regression.reasons[0]
+
+
 def test_improvement_within_noise_depends_on_require_significance(tmp_path) -> None:
     case = deltas(roc_auc=(0.800, 0.802, -0.004, 0.008), **HOLDING_GUARDRAILS)
     strict = decide(case, gate_params(tmp_path, require_significance=True))
