@@ -56,6 +56,9 @@ def histogram(title: str, edges: list[float], reference: list[float], current: l
     return "".join(parts)
 
 
+LABEL_CHARS = 22
+
+
 def grouped_bars(title: str, labels: list[str], reference: list[float], current: list[float],
                  marks: list[bool] | None = None, width: int = 560) -> str:
     """Horizontal bars, one pair (reference, current) per label; marked labels are flagged as new."""
@@ -67,8 +70,9 @@ def grouped_bars(title: str, labels: list[str], reference: list[float], current:
     parts = [_open(title, width, height), legend(label_w, 14)]
     for index, label in enumerate(labels):
         y = top + index * row_h
-        shown = label if len(label) <= 22 else label[:21] + "…"
         suffix = " (new)" if marks[index] else ""
+        room = LABEL_CHARS - len(suffix)  # what fits left of the bars at 11 px, the suffix included
+        shown = label if len(label) <= room else label[:room - 1] + "…"
         parts.append(f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end" {FONT}>'
                      f"<title>{escape(label)}</title>{escape(shown + suffix)}</text>")
         for offset, (share, colour, side) in enumerate(((reference[index], REFERENCE_COLOUR, "reference"),

@@ -162,3 +162,13 @@ def test_the_report_opens_in_headless_chromium_without_console_errors(chromium: 
     width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
     assert header[:8] == b"\x89PNG\r\n\x1a\n" and (width, height) == (1200, 2400)
     assert screenshot.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+def test_a_long_new_category_label_is_cut_to_fit_with_its_mark() -> None:
+    from ml.drift.svg import LABEL_CHARS, grouped_bars
+
+    label = "<script>alert(1)</script> and more"
+    svg = grouped_bars("t", [label, "ok"], [0.0, 1.0], [0.5, 0.5], marks=[True, False])
+    shown = svg.split("</title>", 2)[2].split("</text>", 1)[0]  # the first label's text, after its tooltip
+    assert shown.endswith("… (new)") and len(shown.replace("&lt;", "<").replace("&gt;", ">")) == LABEL_CHARS
+    assert "<script>" not in svg
