@@ -38,7 +38,7 @@ def read_table(path: str | Path, categories: Collection[str] = ()) -> pd.DataFra
             # be truncated (index_col=False, with a ParserWarning): make it a parse error instead.
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
-                frame = pd.read_csv(path, low_memory=False, index_col=False, dtype=dict.fromkeys(categories, str),
+                frame = pd.read_csv(path, low_memory=False, index_col=False, dtype=dict.fromkeys(categories, object),
                                     **MISSING_CSV)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: data file has no columns") from None
@@ -58,8 +58,11 @@ def read_table(path: str | Path, categories: Collection[str] = ()) -> pd.DataFra
 
 def _named_texts(texts: pd.Series) -> pd.Series:
     """Text fields as categories (text_category), each distinct text named once; missing stays NaN."""
-    names = {text: text_category(text) for text in texts.dropna().unique()}
-    return texts.astype(object).map(names, na_action="ignore")
+    codes, distinct = pd.factorize(texts)
+    names = [text_category(text) for text in distinct]
+    if names == list(distinct):
+        return texts  # nothing to rename: the usual case, and free
+    return pd.Series(np.array([*names, np.nan], dtype=object)[codes], index=texts.index, name=texts.name)
 
 
 def _refuse_duplicate_names(path: Path, frame: pd.DataFrame) -> None:
