@@ -11,8 +11,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import joblib
-
 from ml.errors import IntegrityError, MLOpsError
 from ml.fileio import sha256_file, staging_dir, write_json_atomic
 
@@ -104,6 +102,8 @@ def verify_artifact(bundle_dir: str | Path, metadata: dict[str, Any] | None = No
 
 def load_bundle(bundle_dir: str | Path) -> tuple[Any, dict[str, Any]]:
     """Verify, then load: returns (fitted estimator, metadata)."""
+    import joblib  # here, not at the top: validation and reports use this module's names, never joblib
+
     metadata = verify_artifact(bundle_dir)
     try:
         model = joblib.load(Path(bundle_dir) / ARTIFACT)
@@ -116,6 +116,8 @@ def load_bundle(bundle_dir: str | Path) -> tuple[Any, dict[str, Any]]:
 def save_bundle(model: Any, metadata: dict[str, Any], out_dir: str | Path,
                 json_files: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write artifact + metadata (+ extra JSON files) into out_dir, replacing it whole so readers never see a mix."""
+    import joblib
+
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_dir(out_dir.parent, f".{out_dir.name}.")
@@ -132,8 +134,30 @@ def save_bundle(model: Any, metadata: dict[str, Any], out_dir: str | Path,
     return metadata
 
 
+def require_bundle_or_absent(path: Path) -> None:
+    """Refuse to delete or replace a directory that is not a model bundle (or empty): --model-dir . or --dest ~
+    would otherwise take the project, or a home directory, with it."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise MLOpsError(f"{path}: not a directory; refusing to replace it with a model bundle")
+    strays = sorted(child.name for child in path.iterdir() if child.name not in FILES or not child.is_file())
+    if strays:
+        raise MLOpsError(f"{path}: holds {strays[0]!r}{f' and {len(strays) - 1} more' if len(strays) > 1 else ''}, "
+                         "which no model bundle does: refusing to replace it; give a new or empty directory")
+
+
+def remove_bundle_dir(path: Path) -> None:
+    """Delete a model directory an earlier run left (its files only: see require_bundle_or_absent)."""
+    require_bundle_or_absent(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def replace_dir(staging: Path, target: Path) -> None:
-    """Swap a fully written staging directory into place; the old one is removed afterwards."""
+    """Swap a fully written staging directory into place; the old one (a bundle, never anything else) is removed
+    afterwards."""
+    require_bundle_or_absent(target)
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}.old-{staging.name[-8:]}")

@@ -8,11 +8,11 @@ steps: validating the data needs neither scikit-learn nor scipy.stats, whose imp
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ml.bundle import remove_bundle_dir
 from ml.data import read_data
 from ml.dataset import Dataset, dataset_from_frame, load_dataset
 from ml.drift.config import drift_config
@@ -85,7 +85,7 @@ def train_step(params: Params, model_dir: Path, dataset: Dataset | None = None) 
     from ml.evaluate import predict
     from ml.train import fit
 
-    shutil.rmtree(model_dir, ignore_errors=True)
+    remove_bundle_dir(model_dir)
     check_later_sections(params)  # the reference needs the drift: section: a mistake fails now, not after the fit
     dataset = dataset or load_dataset(params)
     model, metadata = fit(dataset, params)
@@ -139,7 +139,7 @@ def _require_champion_dir(champion_dir: Path | None) -> None:
 def remove_pipeline_outputs(reports_dir: Path, model_dir: Path) -> None:
     """Everything run_pipeline writes, so no report or model of an earlier run survives a failed one."""
     remove_outputs(*(reports_dir / name for name in PIPELINE_REPORTS))
-    shutil.rmtree(model_dir, ignore_errors=True)
+    remove_bundle_dir(model_dir)
 
 
 def run_pipeline(params: Params, reports_dir: Path, model_dir: Path, champion_dir: Path | None = None) -> dict:

@@ -1,10 +1,10 @@
 """Train the configured pipeline on the training split; write the model bundle (artifact + metadata)."""
 
-import shutil
 from pathlib import Path
 
 import click
 
+from ml.bundle import remove_bundle_dir
 from ml.cli import one_line_errors, params_option
 from ml.params import load_params
 from ml.steps import train_step
@@ -16,7 +16,7 @@ from ml.steps import train_step
               help="Where to write the bundle (replaced whole).")
 @one_line_errors
 def main(params_path: str, model_dir: str) -> None:
-    shutil.rmtree(model_dir, ignore_errors=True)  # before params.yaml is read: it may be the problem
+    remove_bundle_dir(Path(model_dir))  # before params.yaml is read: it may be the problem
     params = load_params(params_path)
     metadata, _ = train_step(params, Path(model_dir))
     click.echo(f"trained {params.model_class.rsplit('.', 1)[-1]} on {metadata['training_rows']} rows in "

@@ -41,3 +41,18 @@ def test_a_challenger_trained_before_the_change_is_to_be_retrained(with_model: W
     for run in runs:
         assert_one_line_error(run, f"artifacts/model: {says}; retrain it (scripts/train.py)")
     assert not (ws.reports / "metrics.json").exists() and not (ws.reports / "comparison.json").exists()
+
+
+def test_a_model_or_fetch_directory_that_is_not_a_bundle_is_never_deleted(with_champion: Workspace) -> None:
+    """--model-dir . or --dest ~ would otherwise take the project, or a home directory, with it."""
+    ws = with_champion
+    keep = ws.root / "notes"
+    keep.mkdir()
+    (keep / "thesis.txt").write_text("months of work")
+    runs = run_scripts([("train.py", ["--model-dir", "notes"], ws.root),
+                        ("fetch_model.py", ["--dest", "notes"], ws.root)])
+    for run in runs:
+        assert_one_line_error(run, "notes: holds 'thesis.txt'", "refusing to replace it")
+    assert (keep / "thesis.txt").read_text() == "months of work"
+    assert_one_line_error(ws.run("run_pipeline.py", "--model-dir", "."), "which no model bundle does")
+    assert (ws.root / "params.yaml").is_file()
