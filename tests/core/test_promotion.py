@@ -344,10 +344,10 @@ def test_fetch_model_of_an_unknown_version_keeps_dest(with_champion: Workspace) 
     ws = with_champion
     dest = ws.root / "model"
     dest.mkdir()
-    (dest / "keep.txt").write_text("the previous bundle")
+    (dest / "metadata.json").write_text('{"the": "previous bundle"}')
 
     assert_one_line_error(ws.run("fetch_model.py", "--version", "99", "--dest", "model"), "v99")
-    assert (dest / "keep.txt").read_text() == "the previous bundle"
+    assert (dest / "metadata.json").read_text() == '{"the": "previous bundle"}'
     fetched = assert_ok(ws.run("fetch_model.py", "--dest", "model"))
     assert "fetched v1" in fetched.stdout
     assert sorted(p.name for p in dest.iterdir()) == sorted(p.name for p in (ws.registry / "v1").iterdir())
