@@ -97,6 +97,12 @@ def gate_record(comparison: dict) -> dict:
 def promote(model_dir: Path, comparison: dict, registry: Registry, force: bool = False,
             pull_request: int | None = None, *, name: str) -> ModelVersion:
     metadata = verify_artifact(model_dir)
+    with registry.exclusive():  # the champion checked is still the champion replaced when the version lands
+        return _publish_checked(model_dir, metadata, comparison, registry, force, pull_request, name)
+
+
+def _publish_checked(model_dir: Path, metadata: dict, comparison: dict, registry: Registry, force: bool,
+                     pull_request: int | None, name: str) -> ModelVersion:
     champion = registry.champion()
     check_promotable(metadata, comparison, force, champion)
     if publishes_nothing(comparison, force):

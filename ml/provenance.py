@@ -17,7 +17,8 @@ def git_commit() -> str | None:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False)
     except OSError:
         return None
-    return out.stdout.strip() or None
+    # In a repository without commits yet `git rev-parse HEAD` prints "HEAD" and fails: no commit, not one called HEAD.
+    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def library_versions() -> dict[str, str]:

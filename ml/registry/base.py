@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,13 @@ class Registry(ABC):
     @abstractmethod
     def rollback(self) -> ModelVersion:
         """Make the version before the current champion the champion again; returns it."""
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the registry for a promotion: reading the champion a comparison was judged against, numbering the
+        new version and publishing it must not interleave with another promotion's. A backend without a lock of
+        its own relies on its caller (release.yml's concurrency group serialises the GitHub backend's)."""
+        yield
 
     def next_version(self) -> int:
         versions = self.versions()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ml.bundle import FILES, METADATA, read_metadata, replace_dir, verify_artifact
@@ -25,6 +28,14 @@ class LocalRegistry(Registry):
     @property
     def _pointer(self) -> Path:
         return self.root / "champion.json"
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """An fcntl lock on registry/.lock: the kernel drops it if the holder dies, kill -9 included."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     def _dir(self, version: int) -> Path:
         return self.root / f"v{version}"
@@ -93,6 +104,10 @@ class LocalRegistry(Registry):
         write_json_atomic(self._pointer, {"version": version})
 
     def rollback(self) -> ModelVersion:
+        with self.exclusive():
+            return self._rollback()
+
+    def _rollback(self) -> ModelVersion:
         current = self.champion()
         if current is None:
             raise RegistryError("nothing to roll back: there is no champion yet")

@@ -24,7 +24,8 @@ def registry_state(ws: Workspace) -> tuple[list[int], int | None, list[str]]:
     """(versions, champion version, stray entries such as staging directories) of the workspace registry."""
     registry = LocalRegistry(ws.registry)
     champion = registry.champion()
-    stray = [p.name for p in ws.registry.iterdir() if p.name != "champion.json" and not p.name[1:].isdigit()] \
+    stray = [p.name for p in ws.registry.iterdir()
+             if p.name not in ("champion.json", ".lock") and not p.name[1:].isdigit()] \
         if ws.registry.exists() else []
     return [v.version for v in registry.versions()], champion.version if champion else None, stray
 
@@ -206,6 +207,28 @@ def test_promote_refuses_a_misshapen_comparison_in_one_line(with_champion: Works
     (ws.reports / "comparison.json").write_text(json.dumps(comparison))
     assert_one_line_error(ws.run("promote.py", "--force"), "comparison.json", says, "run compare.py again")
     assert registry_state(ws) == ([1], 1, [])
+
+
+def test_a_promotion_waits_for_the_one_holding_the_registry(with_model: Workspace) -> None:
+    """Checking the champion a comparison was judged against, numbering and publishing are one step: a second
+    promotion in between would publish a verdict about a champion already replaced."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import SCRIPTS, script_env
+
+    ws = with_model
+    assert_ok(ws.run("compare.py"))
+    registry = LocalRegistry(ws.registry)
+    with registry.exclusive():
+        waiting = subprocess.Popen([sys.executable, str(SCRIPTS / "promote.py")], cwd=ws.root, env=script_env(),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)
+        assert waiting.poll() is None and registry.champion() is None  # held: it has not published
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, err
+    assert "v1" in out and registry_state(ws) == ([1], 1, [])
 
 
 def test_promote_without_a_comparison_is_one_error(with_model: Workspace) -> None:
@@ -397,3 +420,15 @@ def test_file_modes_follow_the_umask(tmp_path: Path) -> None:
 
     staged = next(tmp_path.glob("x-*"))
     assert modes_under(staged) == {str(staged): 0o750, str(staged / "f.json"): 0o640}
+
+
+def test_a_repository_without_commits_records_no_commit(tmp_path, monkeypatch) -> None:
+    """`git rev-parse HEAD` there prints "HEAD": two bundles with that "commit" would pass for one build."""
+    import subprocess
+
+    from ml.provenance import git_commit
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    assert git_commit() is None
