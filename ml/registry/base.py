@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.bundle import verify_artifact
-from ml.errors import RegistryError
+from ml.errors import IntegrityError, RegistryError
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,13 @@ class ModelVersion:
     @property
     def name(self) -> str:
         return f"v{self.version}"
+
+
+def require_version(metadata: dict[str, Any], version: int, where: str) -> None:
+    """A version's metadata must carry its own number: an edited one would be served, carded and compared as
+    another version."""
+    if metadata.get("version") != version:
+        raise IntegrityError(f"{where}: metadata.json says version {metadata.get('version')}, not {version}")
 
 
 class Registry(ABC):

@@ -20,7 +20,7 @@ from ml.fileio import staging_dir
 from ml.github import releases
 from ml.github.client import GitHubClient
 from ml.github.errors import GitHubError
-from ml.registry.base import ModelVersion, Registry
+from ml.registry.base import ModelVersion, Registry, require_version
 
 CONTENT_TYPES = {ARTIFACT: "application/octet-stream", METADATA: "application/json", CARD: "text/markdown",
                  REFERENCE: "application/json"}
@@ -125,10 +125,7 @@ class GitHubReleasesRegistry(Registry):
             for name, asset in _assets(release).items():
                 if name in CONTENT_TYPES:
                     releases.download_asset(self.client, asset, staging / name)
-            metadata = verify_artifact(staging)
-            if metadata.get("version") != version:
-                raise IntegrityError(f"release {release['tag_name']}: {METADATA} says version "
-                                     f"{metadata.get('version')}, not {version}")
+            require_version(verify_artifact(staging), version, f"release {release['tag_name']}")
             replace_dir(staging, dest)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -181,6 +178,7 @@ class GitHubReleasesRegistry(Registry):
             raise RegistryError(f"nothing to roll back to: v{current[0]} is the oldest serving version")
         version, release = older[-1]
         metadata = self._metadata(release)
+        require_version(metadata, version, f"release {release['tag_name']}")
         _check_digest(_assets(release)[ARTIFACT], metadata, release)
         releases.update_release(self.client, current[1]["id"], prerelease=True)
         releases.update_release(self.client, release["id"], make_latest="true")

@@ -13,7 +13,7 @@ from pathlib import Path
 from ml.bundle import FILES, METADATA, read_metadata, replace_dir, verify_artifact
 from ml.errors import RegistryError
 from ml.fileio import staging_dir, write_json_atomic
-from ml.registry.base import ModelVersion, Registry
+from ml.registry.base import ModelVersion, Registry, require_version
 
 _VERSION_DIR = re.compile(r"^v(\d+)$")
 
@@ -51,10 +51,15 @@ class LocalRegistry(Registry):
         return sorted(found, key=lambda v: v.version)
 
     def _pointed(self) -> int | None:
+        return self._read_pointer()[0]
+
+    def _read_pointer(self) -> tuple[int | None, list[int]]:
+        """(the champion's version, the versions rolled back from: never champion again, as GitHub's prereleases)."""
         try:
-            return int(json.loads(self._pointer.read_text())["version"])
+            raw = json.loads(self._pointer.read_text())
+            return int(raw["version"]), [int(v) for v in raw.get("rolled_back", [])]
         except FileNotFoundError:
-            return None
+            return None, []
         except (ValueError, KeyError, TypeError):
             raise RegistryError(f"{self._pointer}: unreadable champion pointer") from None
 
@@ -71,7 +76,7 @@ class LocalRegistry(Registry):
         source = self._dir(version)
         if not (source / METADATA).is_file():
             raise RegistryError(f"model v{version} is not in {self.root}")
-        verify_artifact(source)
+        require_version(verify_artifact(source), version, str(source))
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         staging = staging_dir(dest.parent, f".{dest.name}.fetch-")  # dest stays as it was until the copy verifies
@@ -100,8 +105,10 @@ class LocalRegistry(Registry):
         self._point(version)
         return ModelVersion(version, metadata)
 
-    def _point(self, version: int) -> None:
-        write_json_atomic(self._pointer, {"version": version})
+    def _point(self, version: int, rolled_back: list[int] | None = None) -> None:
+        if rolled_back is None:
+            rolled_back = self._read_pointer()[1] if self._pointer.exists() else []
+        write_json_atomic(self._pointer, {"version": version, "rolled_back": sorted(set(rolled_back))})
 
     def rollback(self) -> ModelVersion:
         with self.exclusive():
@@ -111,10 +118,12 @@ class LocalRegistry(Registry):
         current = self.champion()
         if current is None:
             raise RegistryError("nothing to roll back: there is no champion yet")
-        older = [v for v in self.versions() if v.version < current.version]
+        rolled_back = self._read_pointer()[1]
+        older = [v for v in self.versions() if v.version < current.version and v.version not in rolled_back]
         if not older:
             raise RegistryError(f"nothing to roll back to: {current.name} is the oldest version")
         previous = older[-1]
-        verify_artifact(self._dir(previous.version))
-        self._point(previous.version)
+        where = self._dir(previous.version)
+        require_version(verify_artifact(where), previous.version, str(where))
+        self._point(previous.version, [*rolled_back, current.version])
         return previous

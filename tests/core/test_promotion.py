@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ml.bundle import ARTIFACT, read_metadata, verify_artifact
+from ml.bundle import ARTIFACT, read_metadata, verify_artifact, write_metadata
 from ml.errors import IntegrityError, RegistryError
 from ml.promote import promote
 from ml.registry.local import LocalRegistry
@@ -309,6 +309,29 @@ def test_rollback_goes_to_the_version_just_before_the_champion(with_champion: Wo
     assert registry.rollback().version == 2
     assert registry_state(with_champion) == ([1, 2, 3], 2, [])
     assert registry.rollback().version == 1
+
+
+def test_a_version_rolled_back_from_is_never_rolled_back_to(with_champion: Workspace) -> None:
+    """v3 rolled back, v4 promoted, v4 rolled back: v2 again, not v3 (GitHub's backend marks v3 a prerelease)."""
+    ws = with_champion
+    registry = _promote_twice_more(ws)
+    assert registry.rollback().version == 2
+    assert promote(ws.model, _same_model_again(ws), registry, force=True, name="test-model").version == 4
+    assert registry.rollback().version == 2
+    assert registry.rollback().version == 1
+
+
+def test_a_version_whose_metadata_names_another_is_never_fetched_or_rolled_back_to(with_champion: Workspace,
+                                                                                   tmp_path: Path) -> None:
+    ws = with_champion
+    registry = _promote_twice_more(ws)
+    metadata = read_metadata(ws.registry / "v2")
+    write_metadata(ws.registry / "v2", {**metadata, "version": 1})
+    with pytest.raises(IntegrityError, match="v2: metadata.json says version 1, not 2"):
+        registry.fetch(2, tmp_path / "fetched")
+    with pytest.raises(IntegrityError, match="metadata.json says version 1, not 2"):
+        registry.rollback()
+    assert registry.champion().version == 3
 
 
 def test_the_next_version_follows_the_newest_not_the_count(with_champion: Workspace) -> None:

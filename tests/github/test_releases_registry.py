@@ -90,6 +90,19 @@ def test_rollback_refuses_a_previous_version_whose_digest_does_not_match(
     assert registry.champion().version == 2
 
 
+def test_rollback_refuses_a_previous_version_whose_metadata_names_another(
+        gh: GitHubStandIn, registry: GitHubReleasesRegistry, tmp_path: Path) -> None:
+    """Its artifact is intact, so the digest agrees: the version number in its metadata must, too."""
+    _publish(registry, tmp_path, 1)
+    _publish(registry, tmp_path, 2)
+    _publish(registry, tmp_path, 3)
+    metadata = json.loads(gh.asset_bytes("model-v2", "metadata.json"))
+    gh.tamper_asset("model-v2", "metadata.json", json.dumps({**metadata, "version": 1}).encode())
+    with pytest.raises(IntegrityError, match="release model-v2: metadata.json says version 1, not 2"):
+        registry.rollback()
+    assert registry.champion().version == 3
+
+
 @pytest.mark.parametrize("broken_op, skip", [("repos/upload_release_asset", 1), ("repos/update_release", 0)])
 def test_a_publish_that_fails_halfway_leaves_no_champion(gh: GitHubStandIn, registry: GitHubReleasesRegistry,
                                                          tmp_path: Path, broken_op: str, skip: int) -> None:
