@@ -196,7 +196,10 @@ def deploy(backend: Backend, state_dir: Path, model_dir: Path, settings: DeployS
             backend.wait_ready(idle, settings.ready_timeout)
         except DeployError as exc:
             raise refuse(str(exc)) from None
-        smoke = smoke_test(backend.slot_url(idle), model_dir, settings.latency_budget_ms, settings.smoke_rounds)
+        try:  # the preview address itself may fail (kubernetes: its port-forward)
+            smoke = smoke_test(backend.slot_url(idle), model_dir, settings.latency_budget_ms, settings.smoke_rounds)
+        except DeployError as exc:
+            raise refuse(f"the smoke test could not run ({exc})") from None
         if not smoke.ok:
             raise refuse(smoke.one_line())
         log(smoke.one_line())
@@ -254,11 +257,16 @@ def deploy(backend: Backend, state_dir: Path, model_dir: Path, settings: DeployS
 
 def _bake(backend: Backend, colour: str, metadata: dict[str, Any], label: str,
           settings: DeploySettings) -> BakeVerdict:
+    """The bake after the switch. One that cannot run (kubernetes: a port-forward that will not start) is a failed
+    bake: traffic goes back, never left on a model nobody watched."""
     if settings.bake_seconds <= 0:
         return BakeVerdict(ok=True, problems=[])
-    probe = _probe(backend.live_url(), metadata.get("golden") or [], label) if metadata.get("golden") else None
-    return bake(backend.slot_url(colour), settings.bake_seconds, settings.max_error_rate, settings.max_p95_ms,
-                probe=probe)
+    try:
+        probe = _probe(backend.live_url(), metadata.get("golden") or [], label) if metadata.get("golden") else None
+        return bake(backend.slot_url(colour), settings.bake_seconds, settings.max_error_rate, settings.max_p95_ms,
+                    probe=probe)
+    except DeployError as exc:
+        return BakeVerdict(ok=False, problems=[f"the bake could not run ({exc})"])
 
 
 def rollback(backend: Backend, state_dir: Path, settings: DeploySettings, log: Log = _quiet) -> dict[str, Any]:

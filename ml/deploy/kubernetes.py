@@ -133,10 +133,12 @@ class KubernetesBackend(Backend):
         process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 20
         assert process.stdout is not None
+        said = ""
         while time.monotonic() < deadline:
             line = process.stdout.readline()
             if not line and process.poll() is not None:
                 break
+            said = line.strip() or said  # kubectl's own reason, should it give up
             match = _FORWARDING.search(line)
             if match:
                 url = f"http://127.0.0.1:{match.group(1)}"
@@ -145,7 +147,8 @@ class KubernetesBackend(Backend):
                 self._wait_answering(url)
                 return url
         process.kill()
-        raise DeployError(f"kubectl port-forward to service/{service} did not start")
+        raise DeployError(f"kubectl port-forward to service/{service} did not start"
+                          + (f": {said[:200]}" if said else ""))
 
     @staticmethod
     def _wait_answering(url: str) -> None:

@@ -77,6 +77,9 @@ def proxy(upstream: int, version: str) -> type[BaseHTTPRequestHandler]:
 
 
 def port_forward(state: dict[str, Any], service: str) -> int:
+    if service == os.environ.get("FAKE_KUBECTL_FAILING_FORWARD"):  # the API server unreachable, say
+        print("error: unable to forward port because pod is not running", file=sys.stderr)
+        return 1
     deployment = selected_deployment(state, service)
     if not deployment["replicas"]:
         print("error: timed out waiting for the condition", file=sys.stderr)

@@ -60,14 +60,14 @@ def cluster(tmp_path, model_server, deploy_workspace):
     class Cluster:
         fake_env = fake
 
-        def run(self, command: str, *args: str):
+        def run(self, command: str, *args: str, **extra_env: str):
             return run_script("deploy.py", command, "--backend", "kubernetes", "--namespace", "ml",
                               "--state-dir", str(tmp_path / "state"), "--scale-down-delay", "0", *args,
-                              cwd=tmp_path, env=env)
+                              cwd=tmp_path, env={**env, **extra_env})
 
-        def deploy(self, image: str, *args: str, version: int = 7):
+        def deploy(self, image: str, *args: str, version: int = 7, **extra_env: str):
             return self.run("deploy", "--model-dir", str(self.bundle(version)), "--image", image,
-                            "--bake-seconds", "1", "--latency-budget-ms", "1000", *args)
+                            "--bake-seconds", "1", "--latency-budget-ms", "1000", *args, **extra_env)
 
         def bundle(self, version: int) -> Path:
             """The served v7 bundle, or a copy of it as another version (same model, so the same golden answers)."""
@@ -130,6 +130,22 @@ def test_deploy_sets_image_on_idle_slot_smokes_via_preview_then_switches(cluster
     assert forwards[0] == "service/model-preview" and "service/model" in forwards[1:]
     assert cluster.state()["services"]["model"] == "green"
     assert cluster.answering() == "v7"
+
+
+def test_a_bake_that_cannot_watch_the_live_service_switches_back(cluster):
+    """kubectl failing after the switch (the live port-forward will not start) is a failed bake, not an exit that
+    leaves users on a model nobody watched."""
+    assert_ok(cluster.deploy("model-server:v7"))  # v7 live on green, v6 standby on blue
+    run = cluster.deploy("model-server:v8", version=8, FAKE_KUBECTL_FAILING_FORWARD="model")
+    assert run.returncode == 1 and "v8 rolled back to green (v7)" in run.stderr, run.describe()
+    assert "the bake could not run" in run.stderr and "unable to forward port" in run.stderr
+    assert cluster.state()["services"]["model"] == "green"
+
+
+def test_a_smoke_test_that_cannot_reach_the_preview_is_a_refusal(cluster):
+    run = cluster.deploy("model-server:v7", FAKE_KUBECTL_FAILING_FORWARD="model-preview")
+    assert run.returncode == 1 and "v7 not deployed: the smoke test could not run" in run.stderr, run.describe()
+    assert cluster.state()["services"]["model"] == "blue" and cluster.run("status").stdout.count("interrupted") == 0
 
 
 def test_a_slot_that_never_rolls_out_never_takes_traffic(cluster):
