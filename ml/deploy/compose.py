@@ -34,12 +34,16 @@ class ComposeBackend(HostBackend):
     def running(self, colour: str) -> bool:
         return bool(self.compose("ps", "-q", "--status", "running", f"model-{colour}"))
 
-    def _launch(self, colour: str, bundle: Path) -> dict[str, Any]:
-        (self.state_dir / "logs" / colour).mkdir(parents=True, exist_ok=True)
+    def _launch(self, colour: str, bundle: Path, release: dict[str, Any]) -> dict[str, Any]:
+        # A rollback restarts a slot from its record: the image it was smoke-tested with, not today's default.
+        image = release.get("image") or self.image
+        logs = self.state_dir / "logs" / colour
+        logs.mkdir(parents=True, exist_ok=True)
+        logs.chmod(0o1777)  # the container's user (uid 10001) writes its prediction log here, whoever deploys
         # Each deploy copies its bundle to a new directory: mount the one this container is created with.
         self.compose("up", "-d", "--force-recreate", "--no-deps", f"model-{colour}",
-                     **{f"{colour.upper()}_MODEL_DIR": str(bundle)})
-        return {"image": self.image, "container": f"{self.project}-model-{colour}-1"}
+                     **{f"{colour.upper()}_MODEL_DIR": str(bundle), "MODEL_SERVER_IMAGE": image})
+        return {"image": image, "container": f"{self.project}-model-{colour}-1"}
 
     def _terminate(self, colour: str) -> None:
         self.compose("stop", "-t", str(self.settings.shutdown_timeout + 5), f"model-{colour}")

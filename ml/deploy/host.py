@@ -121,7 +121,7 @@ class HostBackend(Backend):
             raise DeployError(f"port {self.port(colour)} of slot {colour} is held by a process this deploy did not "
                               f"start: stop it, or give the slot another port (--{colour}-port)")
         bundle = self._install_bundle(colour, Path(model_dir))
-        return {"port": self.port(colour), "model_dir": str(bundle), **self._launch(colour, bundle)}
+        return {"port": self.port(colour), "model_dir": str(bundle), **self._launch(colour, bundle, release)}
 
     def _install_bundle(self, colour: str, model_dir: Path) -> Path:
         """Copy the bundle into a new directory of the slot, never over an older copy: the one the slot's state
@@ -141,7 +141,8 @@ class HostBackend(Backend):
             if bundle.resolve() != kept:
                 shutil.rmtree(bundle, ignore_errors=True)
 
-    def _launch(self, colour: str, bundle: Path) -> dict[str, Any]:
+    def _launch(self, colour: str, bundle: Path, release: dict[str, Any]) -> dict[str, Any]:
+        """Start the slot's server on bundle; `release` is the deploy's (or, on a rollback, the slot's record)."""
         slot = self.slot_dir(colour)
         command = list(self.settings.server_command) or [
             sys.executable, "-m", "uvicorn", "serving.app:app", "--host", "127.0.0.1",

@@ -33,6 +33,8 @@ def main(argv: list[str]) -> int:
     pid_file = root / f"{service}.pid"
     pid = int(pid_file.read_text()) if pid_file.exists() else None
     if args[0] == "up":
+        with open(root / "images.log", "a") as images:
+            images.write(f"{service} {os.environ['MODEL_SERVER_IMAGE']}\n")
         log = open(root / f"{service}.log", "ab")  # noqa: SIM115
         env = {**os.environ, "MODEL_DIR": os.environ[f"{colour}_MODEL_DIR"], "PARAMS": os.environ["PARAMS_FILE"],
                "PREDICTION_LOG_DIR": os.path.join(os.environ["LOG_DIR"], colour.lower())}

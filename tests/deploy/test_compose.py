@@ -40,13 +40,17 @@ def test_compose_backend_deploys_and_rolls_back(tmp_path, deploy_workspace):
     try:
         for version in (1, 2):
             bundle = copy_as_version(base, tmp_path / f"v{version}", version)
-            assert_ok(cli("deploy", "--model-dir", str(bundle), "--bake-seconds", "0.5",
-                          "--latency-budget-ms", "1000"))
+            assert_ok(cli("deploy", "--model-dir", str(bundle), "--image", f"model-server:v{version}",
+                          "--bake-seconds", "0.5", "--latency-budget-ms", "1000"))
         assert json.loads(assert_ok(cli("status", "--json")).stdout)["live_version"] == "v2"
         # a refused v3 replaced green's standby v1: the rollback restarts green's container from v1's own copy
         refused = copy_as_version(base, tmp_path / "v3", 3)
-        assert cli("deploy", "--model-dir", str(refused), "--latency-budget-ms", "0.001").returncode == 1
+        assert cli("deploy", "--model-dir", str(refused), "--image", "model-server:v3",
+                   "--latency-budget-ms", "0.001").returncode == 1
         assert "rolled back to v1 on green" in assert_ok(cli("rollback")).stdout
+        # restarted from its record: v1's own image, not the default --server-image
+        assert (tmp_path / "images.log").read_text().splitlines()[-1] == "model-green model-server:v1"
+        assert (tmp_path / "state" / "logs" / "green").stat().st_mode & 0o777 == 0o777  # the container user writes
         edge = http.get(f"http://127.0.0.1:{ports[0]}/health/live")
         assert (edge.status, edge.header("x-model-version")) == (200, "v1")
         calls = [json.loads(line)[5:] for line in (tmp_path / "argv.log").read_text().splitlines()]
