@@ -37,10 +37,19 @@ def write_outputs(values: Mapping[str, Any], env: Mapping[str, str] | None = Non
 
 
 def notice(title: str, message: str) -> None:
-    """A notice on the run's summary page: a step that rightly does nothing says why without turning red. The
-    message is escaped as the runner expects, so it stays one annotation whatever it contains."""
+    """A notice on the run's summary page: a step that rightly does nothing says why without turning red."""
+    _annotate("notice", title, message)
+
+
+def warning(title: str, message: str) -> None:
+    """A warning on the run's summary page: the step works, but something will not work later."""
+    _annotate("warning", title, message)
+
+
+def _annotate(level: str, title: str, message: str) -> None:
+    """The message escaped as the runner expects, so it stays one annotation whatever it contains."""
     escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    click.echo(f"::notice title={title}::{escaped}")
+    click.echo(f"::{level} title={title}::{escaped}")
 
 
 def read_event(env: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
   python scripts/deploy.py deploy --model-dir artifacts/model            # host: uvicorn slots behind nginx
   python scripts/deploy.py deploy --version 3                            # fetched from the registry
-  python scripts/deploy.py --backend kubernetes deploy --model-dir m --image ghcr.io/o/r:model-v3
+  python scripts/deploy.py deploy --backend kubernetes --model-dir m --image ghcr.io/o/r:v3
   python scripts/deploy.py status
   python scripts/deploy.py rollback
 """
@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from ml.actions import warning
 from ml.cli import one_line_errors, params_option
 from ml.deploy import flow
 from ml.deploy.backend import Backend
@@ -102,11 +103,25 @@ def check_host_options(opts: dict[str, Any]) -> None:
         raise DeployError(f"--drain-timeout {opts['drain_timeout']}: must be 1 to {MAX_DRAIN_SECONDS} seconds")
 
 
+def warn_if_state_dies_with_the_job(state_dir: Path, env: dict[str, str] | None = None) -> None:
+    """On GitHub's hosted runners the workspace goes with the job, and the deploy state in it: the next deploy
+    cannot recover an interrupted one, nor a rollback find what to go back to."""
+    env = os.environ if env is None else env
+    workspace = env.get("GITHUB_WORKSPACE")
+    if env.get("RUNNER_ENVIRONMENT") == "github-hosted" and workspace and \
+            state_dir.resolve().is_relative_to(Path(workspace).resolve()):
+        warning("Deploy state is not kept", f"{state_dir} is in the workspace of a GitHub-hosted runner, which "
+                "is discarded when the job ends: run the deploy job on a self-hosted runner (DEPLOY_RUNNER) with "
+                "DEPLOY_STATE_DIR outside its workspace, or rollback and crash recovery will not work (docs/deploy.md)")
+
+
 def with_backend(func: Callable[..., Any]) -> Callable[..., Any]:
     """Build the backend from the shared options and always release it (port-forwards) afterwards."""
 
     @functools.wraps(func)
     def wrapper(**opts: Any) -> Any:
+        if not opts.get("as_json"):  # stdout is the JSON then
+            warn_if_state_dies_with_the_job(Path(opts["state_dir"]))
         backend = make_backend(opts)
         try:
             return func(backend, opts)

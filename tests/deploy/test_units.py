@@ -290,3 +290,19 @@ def test_status_before_any_deploy_says_nothing_is_live(tmp_path):
     run = assert_ok(run_script("deploy.py", "status", "--state-dir", str(tmp_path / "state"), cwd=tmp_path))
     assert run.stdout.splitlines()[0] == "live: nothing (-); router → nothing"
     assert [line.split() for line in run.stdout.splitlines()[1:]] == [["blue", "-", "down"], ["green", "-", "down"]]
+
+
+def test_status_on_a_hosted_runner_warns_that_the_state_in_its_workspace_is_lost(tmp_path):
+    from tests.conftest import assert_ok, run_script, script_env
+
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    hosted = {"RUNNER_ENVIRONMENT": "github-hosted", "GITHUB_WORKSPACE": str(workspace)}
+    inside = assert_ok(run_script("deploy.py", "status", "--state-dir", ".deploy", cwd=workspace,
+                                  env=script_env(**hosted)))
+    assert inside.stdout.startswith("::warning title=Deploy state is not kept::.deploy is in the workspace")
+    outside = assert_ok(run_script("deploy.py", "status", "--state-dir", str(tmp_path / "srv"), cwd=workspace,
+                                   env=script_env(**hosted)))
+    self_hosted = assert_ok(run_script("deploy.py", "status", "--state-dir", ".deploy", cwd=workspace,
+                                       env=script_env(**{**hosted, "RUNNER_ENVIRONMENT": "self-hosted"})))
+    assert "::warning" not in outside.stdout + self_hosted.stdout
