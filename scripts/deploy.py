@@ -103,12 +103,11 @@ def check_host_options(opts: dict[str, Any]) -> None:
         raise DeployError(f"--drain-timeout {opts['drain_timeout']}: must be 1 to {MAX_DRAIN_SECONDS} seconds")
 
 
-def warn_if_state_dies_with_the_job(state_dir: Path, env: dict[str, str] | None = None) -> None:
+def warn_if_state_dies_with_the_job(state_dir: Path) -> None:
     """On GitHub's hosted runners the workspace goes with the job, and the deploy state in it: the next deploy
     cannot recover an interrupted one, nor a rollback find what to go back to."""
-    env = os.environ if env is None else env
-    workspace = env.get("GITHUB_WORKSPACE")
-    if env.get("RUNNER_ENVIRONMENT") == "github-hosted" and workspace and \
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if os.environ.get("RUNNER_ENVIRONMENT") == "github-hosted" and workspace and \
             state_dir.resolve().is_relative_to(Path(workspace).resolve()):
         warning("Deploy state is not kept", f"{state_dir} is in the workspace of a GitHub-hosted runner, which "
                 "is discarded when the job ends: run the deploy job on a self-hosted runner (DEPLOY_RUNNER) with "
