@@ -334,6 +334,15 @@ def test_a_version_whose_metadata_names_another_is_never_fetched_or_rolled_back_
     assert registry.champion().version == 3
 
 
+def test_rollback_champion_script_makes_the_previous_version_the_champion(with_champion: Workspace) -> None:
+    ws = with_champion
+    _promote_twice_more(ws)
+    assert assert_ok(ws.run("rollback_champion.py")).stdout == "champion: v2 (was v3)\n"
+    assert registry_state(ws) == ([1, 2, 3], 2, [])
+    assert_ok(ws.run("rollback_champion.py"))
+    assert_one_line_error(ws.run("rollback_champion.py"), "nothing to roll back to", "v1 is the oldest")
+
+
 def test_the_next_version_follows_the_newest_not_the_count(with_champion: Workspace) -> None:
     """With v2 removed by hand, v1 and v3 remain: the next promotion is v4, never a second v3."""
     ws = with_champion
