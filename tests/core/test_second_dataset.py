@@ -91,7 +91,7 @@ def test_diabetes_regression_runs_the_whole_lifecycle_from_params_yaml_alone(dia
 
     assert_ok(ws.run("promote.py", "--model-dir", "artifacts/round-2", "--comparison",
                      "reports/round-2/comparison.json"))
-    assert sorted(p.name for p in (ws.root / "registry").iterdir()) == ["champion.json", "v1", "v2"]
+    assert sorted(p.name for p in (ws.root / "registry").iterdir()) == [".lock", "champion.json", "v1", "v2"]
     card = (ws.root / "registry" / "v2" / "model_card.md").read_text()
     assert "regression of `progression`" in card and "| rmse |" in card
 
