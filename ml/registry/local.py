@@ -1,4 +1,5 @@
-"""Local-directory registry: registry/vN/ holds each bundle, registry/champion.json names the champion."""
+"""Local-directory registry: registry/vN/ holds each bundle, registry/champion.json names the champion (and the
+versions rolled back from), registry/.lock serialises promotions."""
 
 from __future__ import annotations
 
