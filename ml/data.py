@@ -38,7 +38,7 @@ def read_table(path: str | Path, categories: Collection[str] = ()) -> pd.DataFra
             # be truncated (index_col=False, with a ParserWarning): make it a parse error instead.
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
-                frame = pd.read_csv(path, low_memory=False, index_col=False, dtype=dict.fromkeys(categories, object),
+                frame = pd.read_csv(path, low_memory=False, index_col=False, dtype=dict.fromkeys(categories, str),
                                     **MISSING_CSV)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: data file has no columns") from None
@@ -62,7 +62,8 @@ def _named_texts(texts: pd.Series) -> pd.Series:
     names = [text_category(text) for text in distinct]
     if names == list(distinct):
         return texts  # nothing to rename: the usual case, and free
-    return pd.Series(np.array([*names, np.nan], dtype=object)[codes], index=texts.index, name=texts.name)
+    return pd.Series(np.array([*names, np.nan], dtype=object)[codes], index=texts.index, name=texts.name,
+                     dtype=texts.dtype)  # pandas' own text dtype, as it reads text columns: fast to validate
 
 
 def _refuse_duplicate_names(path: Path, frame: pd.DataFrame) -> None:
