@@ -41,15 +41,16 @@ class LocalRegistry(Registry):
     def _dir(self, version: int) -> Path:
         return self.root / f"v{version}"
 
-    def versions(self) -> list[ModelVersion]:
+    def _version_dirs(self) -> list[tuple[int, Path]]:
+        """(number, directory) of every published version, oldest first."""
         if not self.root.is_dir():
             return []
-        found = []
-        for child in self.root.iterdir():
-            match = _VERSION_DIR.match(child.name)
-            if match and (child / METADATA).is_file():
-                found.append(ModelVersion(int(match.group(1)), read_metadata(child)))
-        return sorted(found, key=lambda v: v.version)
+        found = [(int(m.group(1)), child) for child in self.root.iterdir()
+                 if (m := _VERSION_DIR.match(child.name)) and (child / METADATA).is_file()]
+        return sorted(found)
+
+    def versions(self) -> list[ModelVersion]:
+        return [ModelVersion(number, read_metadata(where)) for number, where in self._version_dirs()]
 
     def _pointed(self) -> int | None:
         return self._read_pointer()[0]
@@ -65,13 +66,18 @@ class LocalRegistry(Registry):
             raise RegistryError(f"{self._pointer}: unreadable champion pointer") from None
 
     def champion(self) -> ModelVersion | None:
+        """Reads the champion's metadata only: a damaged older version must not stop every step that asks."""
         pointed = self._pointed()
         if pointed is None:
             return None
-        for version in self.versions():
-            if version.version == pointed:
-                return version
-        raise RegistryError(f"{self._pointer}: names v{pointed}, which is not in {self.root}")
+        if not (self._dir(pointed) / METADATA).is_file():
+            raise RegistryError(f"{self._pointer}: names v{pointed}, which is not in {self.root}")
+        return ModelVersion(pointed, read_metadata(self._dir(pointed)))
+
+    def next_version(self) -> int:
+        """From the version directories' names, not their metadata (see champion)."""
+        dirs = self._version_dirs()
+        return dirs[-1][0] + 1 if dirs else 1
 
     def fetch(self, version: int, dest: Path) -> Path:
         source = self._dir(version)

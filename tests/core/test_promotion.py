@@ -343,6 +343,14 @@ def test_rollback_champion_script_makes_the_previous_version_the_champion(with_c
     assert_one_line_error(ws.run("rollback_champion.py"), "nothing to roll back to", "v1 is the oldest")
 
 
+def test_a_damaged_older_version_does_not_stop_the_champion_or_the_next_promotion(with_champion: Workspace) -> None:
+    ws = with_champion
+    registry = _promote_twice_more(ws)
+    (ws.registry / "v1" / "metadata.json").write_text("{oops")
+    assert registry.champion().version == 3 and registry.next_version() == 4
+    assert promote(ws.model, _same_model_again(ws), registry, force=True, name="test-model").version == 4
+
+
 def test_the_next_version_follows_the_newest_not_the_count(with_champion: Workspace) -> None:
     """With v2 removed by hand, v1 and v3 remain: the next promotion is v4, never a second v3."""
     ws = with_champion
