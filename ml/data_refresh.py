@@ -1,9 +1,9 @@
 """Replace the tracked data with a new file and record it in data.dvc (retrain.yml).
 
 The new file is validated against params.yaml's schema, and split as training will split it, before it replaces
-anything; then `dvc add` rewrites
-data.dvc and `dvc push` uploads the data so the PR's pipeline can `dvc pull` it. Without a DVC remote the PR could
-not fetch the data, so nothing is replaced; a failed add or push puts the previous data and data.dvc back.
+anything; then `dvc add` rewrites data.dvc and `dvc push` uploads the data so the PR's pipeline can `dvc pull` it.
+Without a DVC remote the PR could not fetch the data, so nothing is replaced; a failed add or push puts the previous
+data and data.dvc back.
 """
 
 from __future__ import annotations

@@ -160,7 +160,8 @@ def _zero_padded(text: pd.Series | None) -> str | None:
     """A field of the column written as a whole number with leading zeros ("02134"), or None."""
     if text is None:
         return None
-    found = text.dropna()[text.dropna().str.match(rf"[ \t]*{ZERO_PADDED}\d*[ \t]*$")]
+    present = text.dropna()
+    found = present[present.str.match(rf"[ \t]*{ZERO_PADDED}\d*[ \t]*$")]
     return None if found.empty else str(found.iloc[0])
 
 

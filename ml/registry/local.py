@@ -114,7 +114,7 @@ class LocalRegistry(Registry):
 
     def _point(self, version: int, rolled_back: list[int] | None = None) -> None:
         if rolled_back is None:
-            rolled_back = self._read_pointer()[1] if self._pointer.exists() else []
+            rolled_back = self._read_pointer()[1]
         write_json_atomic(self._pointer, {"version": version, "rolled_back": sorted(set(rolled_back))})
 
     def rollback(self) -> ModelVersion:
