@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from ml.metrics import BEST, MAXIMIZE
-from ml.params import Gate, Params
+from ml.params import Gate, Params, Tolerance
 
 PROMOTE, REJECT = "promote", "reject"
 
@@ -91,11 +91,20 @@ def _significance_reason(primary: MetricDelta, gate: Gate) -> tuple[bool, str | 
     return True, None
 
 
-def _guardrail_reason(metric: MetricDelta, tolerance: float) -> tuple[bool, str]:
-    regression = -metric.improvement
-    if regression > tolerance:
-        return False, f"guardrail {metric.name} regressed by {regression:.4f} (tolerance {tolerance:g})"
-    return True, f"✓ guardrail {metric.name}: {signed(metric.delta)} within tolerance {tolerance:g}"
+def _amount(value: float) -> str:
+    """A regression or tolerance to 4 decimals, like the other deltas, unless that shows a nonzero one as 0.0000."""
+    return f"{value:.4f}" if value == 0 or abs(value) >= 1e-4 else f"{value:.3g}"
+
+
+def _guardrail_reason(metric: MetricDelta, tolerance: Tolerance) -> tuple[bool, str]:
+    """Held or not, said with the tolerance as params.yaml wrote it; a percentage also says what it came to."""
+    regression, allowed = -metric.improvement, tolerance.allowed(metric.champion)
+    said = f"{tolerance}"
+    if tolerance.relative:
+        said += f" of {_amount(abs(metric.champion))} = {_amount(allowed)}"
+    if regression > allowed:
+        return False, f"guardrail {metric.name} regressed by {_amount(regression)} (tolerance {said})"
+    return True, f"✓ guardrail {metric.name}: {signed(metric.delta)} within tolerance {said}"
 
 
 def decide(deltas: dict[str, MetricDelta], params: Params) -> Decision:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import re
 from dataclasses import dataclass, field, fields
@@ -43,6 +44,24 @@ class Gate:
 
 
 @dataclass(frozen=True)
+class Tolerance:
+    """How much worse than the champion's a guardrail metric may get: an amount in the metric's own units, or a
+    percentage of the champion's value. Only the percentage means the same on any data: on a 1%-positive holdout
+    log loss is ~0.05, and an absolute 0.02 lets it get 40% worse."""
+    value: float  # the amount, or the percentage (10.0 for "10%")
+    relative: bool = False
+
+    def allowed(self, champion: float) -> float:
+        """The largest regression allowed against this champion value. A percentage is of its magnitude (r2 can be
+        negative), so of a champion at 0 it is 0: the challenger may not be worse at all."""
+        return self.value / 100 * abs(champion) if self.relative else self.value
+
+    def __str__(self) -> str:
+        """As written in params.yaml (number formatting aside)."""
+        return f"{self.value:g}%" if self.relative else f"{self.value:g}"
+
+
+@dataclass(frozen=True)
 class Params:
     root: Path
     data_path: Path
@@ -57,7 +76,7 @@ class Params:
     seed: int
     primary_metric: str
     direction: str
-    guardrails: dict[str, float]
+    guardrails: dict[str, Tolerance]
     gate: Gate
     registry: dict[str, Any]
     drift: dict[str, Any] = field(default_factory=dict)
@@ -191,6 +210,20 @@ def parse_feature(name: str, spec: Any) -> Feature:
     return Feature(name=str(name), type=ftype, min=low, max=high, values=values, nullable=nullable)
 
 
+PERCENTAGE = re.compile(r"(\d+\.?\d*|\.\d+)%")
+
+
+def _tolerance(name: str, value: Any) -> Tolerance:
+    """A guardrail's tolerance: a number is absolute; a string such as "10%" (what YAML makes of unquoted 10%) is a
+    percentage of the champion's value. Any share is allowed, even above 100%: it still bounds a loss."""
+    if isinstance(value, str) and PERCENTAGE.fullmatch(value):
+        return Tolerance(float(value[:-1]), relative=True)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+        return Tolerance(float(value))
+    raise ParamsError(f"params.yaml: 'metrics.guardrails.{name}' must be a number >= 0 (how much worse the metric "
+                      f'may get) or a percentage such as "10%" (of the champion\'s value), got {value!r}')
+
+
 def _registry(raw: dict) -> dict[str, str]:
     """The registry section with its defaults filled in, so every reader gets a checked backend and path."""
     registry = _section(raw, "registry", "", ("backend", "path"), {})
@@ -252,9 +285,7 @@ def parse_params(raw: Any, root: Path) -> Params:
     for name, tolerance in (_get(metrics, "guardrails", "metrics.", dict, {}) or {}).items():
         if name not in known:
             raise ParamsError(f"params.yaml: guardrail '{name}' must be one of {', '.join(known)}")
-        guardrails[name] = _get({name: tolerance}, name, "metrics.guardrails.", float)
-        if guardrails[name] < 0:
-            raise ParamsError(f"params.yaml: guardrail '{name}' tolerance must be >= 0")
+        guardrails[name] = _tolerance(name, tolerance)
 
     gate_raw = _section(raw, "gate", "", tuple(f.name for f in fields(Gate)))
     gate = Gate(

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 import sklearn
+import yaml
 from scipy import stats
 from sklearn import metrics as skm
 
@@ -15,19 +16,21 @@ from ml.compare import mcnemar, params_diff
 from ml.compatibility import schema_mismatch
 from ml.evaluate import Outputs
 from ml.gate import PROMOTE, REJECT, MetricDelta, decide, first_model
-from ml.params import Params, parse_params
+from ml.params import Params, Tolerance, parse_params
 from ml.weighted_metrics import point_scores
 from tests.conftest import base_params
 
 # ---------------------------------------------------------------- the gate on constructed cases
 
 
-def gate_params(tmp_path, task: str = "classification", **gate: Any) -> Params:
+def gate_params(tmp_path, task: str = "classification", guardrails: dict | None = None, **gate: Any) -> Params:
     raw = base_params()
     raw["gate"].update(gate)
     if task == "regression":
         raw.update(task="regression", target="spend")
         raw["metrics"] = {"primary": {"name": "rmse", "direction": "minimize"}, "guardrails": {"mae": 0.5}}
+    if guardrails is not None:
+        raw["metrics"]["guardrails"] = guardrails
     return parse_params(raw, tmp_path)
 
 
@@ -140,6 +143,76 @@ def test_a_guardrail_regression_of_exactly_the_tolerance_is_allowed(tmp_path) ->
     assert "✓ guardrail mae: +0.5 within tolerance 0.5" in at_tolerance.reasons
     beyond = decide(deltas(rmse=(10.0, 9.0, -1.5, -0.5), mae=(7.5, 8.125, 0.25, 0.75)), params)
     assert beyond.decision == REJECT
+
+
+def test_an_unquoted_percentage_in_params_yaml_is_a_relative_tolerance(tmp_path) -> None:
+    """YAML reads an unquoted 10% as the string "10%"; a number stays an absolute tolerance."""
+    raw = base_params()
+    raw["metrics"]["guardrails"] = yaml.safe_load("log_loss: 10%\nrecall: 0.03\nbrier: 2.5%")
+    guardrails = parse_params(raw, tmp_path).guardrails
+    assert guardrails == {"log_loss": Tolerance(10.0, relative=True), "recall": Tolerance(0.03),
+                          "brier": Tolerance(2.5, relative=True)}
+    assert [str(tolerance) for tolerance in guardrails.values()] == ["10%", "0.03", "2.5%"]
+
+
+@pytest.mark.parametrize("guardrail, champion, challenger, held, says", [
+    # log_loss is worse when it goes up: 10% of 0.40 allows up to 0.44
+    ("log_loss", 0.40, 0.43, True, "✓ guardrail log_loss: +0.03 within tolerance 10% of 0.4000 = 0.0400"),
+    ("log_loss", 0.40, 0.45, False, "guardrail log_loss regressed by 0.0500 (tolerance 10% of 0.4000 = 0.0400)"),
+    ("log_loss", 0.40, 0.20, True, "✓ guardrail log_loss: -0.2 within tolerance 10% of 0.4000 = 0.0400"),
+    # recall is worse when it goes down: 10% of 0.50 allows down to 0.45
+    ("recall", 0.50, 0.46, True, "✓ guardrail recall: -0.04 within tolerance 10% of 0.5000 = 0.0500"),
+    ("recall", 0.50, 0.44, False, "guardrail recall regressed by 0.0600 (tolerance 10% of 0.5000 = 0.0500)"),
+    ("recall", 0.50, 0.90, True, "✓ guardrail recall: +0.4 within tolerance 10% of 0.5000 = 0.0500"),
+])
+def test_a_relative_guardrail_allows_a_share_of_the_champions_value_in_the_metrics_direction(
+        tmp_path, guardrail, champion, challenger, held, says) -> None:
+    metrics = {**HOLDING_GUARDRAILS, guardrail: (champion, challenger, -0.1, 0.1)}
+    params = gate_params(tmp_path, guardrails={"log_loss": "10%", "recall": "10%"})
+    verdict = decide(deltas(roc_auc=(0.80, 0.85, 0.03, 0.07), **metrics), params)
+    assert verdict.decision == (PROMOTE if held else REJECT), verdict.reasons
+    assert says in verdict.reasons
+
+
+def test_a_relative_guardrail_catches_a_doubled_log_loss_on_imbalanced_data(tmp_path) -> None:
+    """On 1%-positive data log loss is small (the base rate alone scores ~0.056): an absolute 0.02 lets a good
+    champion's 0.018 double, while 10% of it does not."""
+    base_rate_loss = skm.log_loss([1] + [0] * 99, [0.01] * 100)
+    assert 0.05 < base_rate_loss < 0.06
+    doubled = deltas(roc_auc=(0.90, 0.91, 0.002, 0.02), log_loss=(0.018, 0.036, 0.01, 0.026),
+                     recall=(0.50, 0.51, -0.01, 0.03))
+    absolute = decide(doubled, gate_params(tmp_path, guardrails={"log_loss": 0.02, "recall": 0.03}))
+    assert absolute.decision == PROMOTE and "✓ guardrail log_loss: +0.018 within tolerance 0.02" in absolute.reasons
+    relative = decide(doubled, gate_params(tmp_path, guardrails={"log_loss": "10%", "recall": 0.03}))
+    assert relative.decision == REJECT
+    assert "guardrail log_loss regressed by 0.0180 (tolerance 10% of 0.0180 = 0.0018)" in relative.reasons
+
+
+def test_a_relative_guardrail_on_a_perfect_champion_allows_no_regression(tmp_path) -> None:
+    """A share of 0 is 0: against a champion mae of 0 the challenger may not be worse at all."""
+    params = gate_params(tmp_path, task="regression", guardrails={"mae": "10%"})
+    same = decide(deltas(rmse=(10.0, 9.0, -1.5, -0.5), mae=(0.0, 0.0, 0.0, 0.0)), params)
+    assert same.decision == PROMOTE and "✓ guardrail mae: +0 within tolerance 10% of 0.0000 = 0.0000" in same.reasons
+    worse = decide(deltas(rmse=(10.0, 9.0, -1.5, -0.5), mae=(0.0, 0.00002, 0.0, 0.0)), params)
+    assert worse.decision == REJECT
+    assert "guardrail mae regressed by 2e-05 (tolerance 10% of 0.0000 = 0.0000)" in worse.reasons
+
+
+def test_a_relative_guardrail_scales_a_negative_champions_magnitude(tmp_path) -> None:
+    """r2 can be negative: 50% of a champion's -0.2 allows 0.1 lower (to -0.3), never a negative tolerance."""
+    params = gate_params(tmp_path, task="regression", guardrails={"r2": "50%"})
+    within = decide(deltas(rmse=(10.0, 9.0, -1.5, -0.5), r2=(-0.2, -0.25, -0.1, 0.0)), params)
+    assert within.decision == PROMOTE, within.reasons
+    assert "✓ guardrail r2: -0.05 within tolerance 50% of 0.2000 = 0.1000" in within.reasons
+    beyond = decide(deltas(rmse=(10.0, 9.0, -1.5, -0.5), r2=(-0.2, -0.35, -0.2, -0.1)), params)
+    assert beyond.decision == REJECT
+
+
+def test_a_relative_guardrail_regression_of_exactly_the_tolerance_is_allowed(tmp_path) -> None:
+    """50% of mae 0.5 is 0.25, exact in binary like the regression 0.5 → 0.75."""
+    params = gate_params(tmp_path, task="regression", guardrails={"mae": "50%"})
+    assert decide(deltas(rmse=(10.0, 9.0, -1.5, -0.5), mae=(0.5, 0.75, 0.1, 0.4)), params).decision == PROMOTE
+    assert decide(deltas(rmse=(10.0, 9.0, -1.5, -0.5), mae=(0.5, 0.78125, 0.1, 0.4)), params).decision == REJECT
 
 
 NAN = float("nan")
