@@ -365,3 +365,16 @@ def test_dates_in_a_csv_are_refused_by_name_even_when_they_repeat(fork):
     frame.to_csv(fork / "data" / "d.csv", index=False)
     run = run_script("draft_params.py", "data/d.csv", "--target", "y", cwd=fork)
     assert_one_line_error(run, "column 'signup'", "dates or times", "data.exclude")
+
+
+def test_redrafting_keeps_a_relative_guardrail_as_written(fork, sample_csv):
+    """An unquoted `log_loss: 10%` is a valid guardrail: the draft, which checks the file it writes, keeps it."""
+    from ml.params import Tolerance, load_params
+
+    shutil.copy(sample_csv, fork / "data" / "churn.csv")
+    params = fork / "params.yaml"
+    params.write_text(params.read_text().replace("    log_loss: 0.02\n", "    log_loss: 10%\n"))
+
+    assert_ok(run_script("draft_params.py", "data/churn.csv", "--target", "churned", "--write", cwd=fork))
+    assert "    log_loss: 10%\n" in params.read_text()
+    assert load_params(params).guardrails["log_loss"] == Tolerance(10.0, relative=True)

@@ -466,3 +466,28 @@ def test_the_model_card_compares_with_the_champion_it_replaced(with_champion: Wo
         f"{metadata['training_rows']} training, {comparison['holdout']['rows']} holdout")
     assert card.count("_TODO (owner):") == 3
     assert "## Metrics" not in release_body(metadata, card)  # the card shows every metric already
+
+
+def test_a_relative_guardrail_is_reported_as_written_in_the_comment_and_the_model_card(with_champion) -> None:
+    """params.yaml's unquoted `log_loss: 10%` reaches the PR comment and the card as "10% of <champion>"."""
+    from ml.bundle import read_metadata
+    from ml.promote import promote
+    from ml.registry.local import LocalRegistry
+
+    ws = with_champion
+    ws.edit_params(lambda raw: raw["model"]["params"].update(learning_rate=0.05))
+    text = ws.params_file.read_text()
+    ws.params_file.write_text(text.replace("log_loss: 0.02\n", "log_loss: 10%\n"))
+    assert ws.params["metrics"]["guardrails"] == {"log_loss": "10%", "recall": 0.03}
+    train_in_process(ws)
+    comment, _, comparison = run_steps(ws)
+    champion = comparison["metrics"]["log_loss"]["champion"]
+    tolerance = f"10% of {champion:.4f} = {champion / 10:.4f}"
+    reason = next(reason for reason in comparison["reasons"] if "guardrail log_loss" in reason)
+    assert f"tolerance {tolerance}" in reason, reason
+    assert f"- {reason}\n" in comment, reason
+    assert "| `metrics.guardrails.log_loss` | `0.02` | `\"10%\"` |" in comment
+    promote(ws.model, comparison, LocalRegistry(ws.registry), force=True, name="test-model")
+    card = (ws.registry / "v2" / "model_card.md").read_text()
+    assert read_metadata(ws.registry / "v2")["gate_reasons"] == comparison["reasons"]
+    assert f"- {reason}\n" in card
