@@ -34,6 +34,9 @@ DEFAULT_METRICS = {
 }
 FEATURES_NOTE = ("  # Drafted from {data} by scripts/draft_params.py. Ranges are the observed ones rounded outward:\n"
                  "  # widen them to what the domain allows (validation and the model server reject values outside).")
+GUARDRAILS_NOTE = ("  # Metrics that may not get worse than the champion's by more than this: a number is absolute; a "
+                   "percentage\n  # (e.g. 10%) is that share of the champion's value (none at 0), which means the "
+                   "same on any data.")
 KEY_LINE = re.compile(r"(?P<head>\s*[^:]+:\s*)(?P<value>.*?)(?:\s+(?P<comment>#.*))?$")  # `key: value  # comment`
 
 
@@ -196,7 +199,7 @@ def features_block(features: dict[str, dict], data: str, comments: dict[str, str
 def metrics_block(task: str) -> str:
     name, direction, guardrails = DEFAULT_METRICS[task]
     lines = ["metrics:", f"  primary: {{name: {name}, direction: {direction}}}",
-             "  # Metrics that may not get worse than the champion's by more than this (absolute).", "  guardrails:"]
+             GUARDRAILS_NOTE, "  guardrails:"]
     return "\n".join(lines + [f"    {metric}: {tolerance}" for metric, tolerance in guardrails.items()])
 
 
