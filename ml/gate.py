@@ -91,6 +91,12 @@ def _significance_reason(primary: MetricDelta, gate: Gate) -> tuple[bool, str | 
     return True, None
 
 
+def _exceeds(value: float, limit: float) -> bool:
+    """value > limit beyond float noise: decimals are inexact in binary (0.8 - 0.7 > 0.1), and a delta that is the
+    limit to the digits the metrics and params.yaml are written in must count as the limit."""
+    return value > limit and not math.isclose(value, limit, rel_tol=1e-9, abs_tol=1e-12)
+
+
 def _amount(value: float) -> str:
     """A regression or tolerance to 4 decimals, like the other deltas, unless that shows a nonzero one as 0.0000."""
     return f"{value:.4f}" if value == 0 or abs(value) >= 1e-4 else f"{value:.3g}"
@@ -102,7 +108,7 @@ def _guardrail_reason(metric: MetricDelta, tolerance: Tolerance) -> tuple[bool, 
     said = f"{tolerance}"
     if tolerance.relative:
         said += f" of {_amount(abs(metric.champion))} = {_amount(allowed)}"
-    if regression > allowed:
+    if _exceeds(regression, allowed):
         return False, f"guardrail {metric.name} regressed by {_amount(regression)} (tolerance {said})"
     return True, f"✓ guardrail {metric.name}: {signed(metric.delta)} within tolerance {said}"
 
@@ -120,7 +126,7 @@ def decide(deltas: dict[str, MetricDelta], params: Params) -> Decision:
     gate = params.gate
     reasons = []
     passed = True
-    if primary.improvement <= 0 or primary.improvement < gate.min_improvement:
+    if primary.improvement <= 0 or _exceeds(gate.min_improvement, primary.improvement):
         passed = False
         reasons.append(f"{primary.name} changed by {primary.delta:+.4f}; the gate needs an improvement of at least "
                        f"{max(gate.min_improvement, 0):g} (and more than zero)")

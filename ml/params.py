@@ -284,7 +284,8 @@ def parse_params(raw: Any, root: Path) -> Params:
     guardrails = {}
     for name, tolerance in (_get(metrics, "guardrails", "metrics.", dict, {}) or {}).items():
         if name not in known:
-            raise ParamsError(f"params.yaml: guardrail '{name}' must be one of {', '.join(known)}")
+            raise ParamsError(f"params.yaml: 'metrics.guardrails.{name}' is not a metric; "
+                              f"use one of {', '.join(known)}")
         guardrails[name] = _tolerance(name, tolerance)
 
     gate_raw = _section(raw, "gate", "", tuple(f.name for f in fields(Gate)))

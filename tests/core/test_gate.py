@@ -115,6 +115,13 @@ def test_an_improvement_of_exactly_the_minimum_is_promoted(tmp_path) -> None:
     assert decide(case, gate_params(tmp_path, min_improvement=0.75)).decision == REJECT
 
 
+def test_an_improvement_of_the_minimum_in_decimals_is_promoted(tmp_path) -> None:
+    """0.57 - 0.56 is 0.009999999999999898 in binary: still the 0.01 the gate asks for."""
+    case = deltas(roc_auc=(0.56, 0.57, 0.001, 0.02), **HOLDING_GUARDRAILS)
+    assert decide(case, gate_params(tmp_path, min_improvement=0.01)).decision == PROMOTE
+    assert decide(case, gate_params(tmp_path, min_improvement=0.0101)).decision == REJECT
+
+
 @pytest.mark.parametrize("guardrail, champion, challenger, says", [
     ("log_loss", 0.40, 0.45, "guardrail log_loss regressed by 0.0500 (tolerance 0.02)"),
     ("recall", 0.50, 0.46, "guardrail recall regressed by 0.0400 (tolerance 0.03)"),
@@ -213,6 +220,22 @@ def test_a_relative_guardrail_regression_of_exactly_the_tolerance_is_allowed(tmp
     params = gate_params(tmp_path, task="regression", guardrails={"mae": "50%"})
     assert decide(deltas(rmse=(10.0, 9.0, -1.5, -0.5), mae=(0.5, 0.75, 0.1, 0.4)), params).decision == PROMOTE
     assert decide(deltas(rmse=(10.0, 9.0, -1.5, -0.5), mae=(0.5, 0.78125, 0.1, 0.4)), params).decision == REJECT
+
+
+
+@pytest.mark.parametrize("tolerance, champion, challenger", [
+    ("10%", 0.40, 0.44),  # 10% of 0.40 is 0.04000000000000001, 0.44 - 0.40 is 0.040000000000000036
+    (0.1, 0.7, 0.8),      # 0.8 - 0.7 is 0.10000000000000009
+])
+def test_a_guardrail_regression_at_the_tolerance_in_decimals_is_allowed(tmp_path, tolerance, champion,
+                                                                        challenger) -> None:
+    """Decimal values are not exact in binary: a regression that is the tolerance to the last digit written holds."""
+    params = gate_params(tmp_path, guardrails={"log_loss": tolerance})
+    metrics = {"log_loss": (champion, challenger, 0.0, 0.2)}
+    verdict = decide(deltas(roc_auc=(0.80, 0.85, 0.03, 0.07), **metrics), params)
+    assert verdict.decision == PROMOTE, verdict.reasons
+    nudged = {"log_loss": (champion, challenger + 1e-6, 0.0, 0.2)}
+    assert decide(deltas(roc_auc=(0.80, 0.85, 0.03, 0.07), **nudged), params).decision == REJECT
 
 
 NAN = float("nan")
