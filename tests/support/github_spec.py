@@ -56,6 +56,8 @@ def endpoints() -> tuple[Endpoint, ...]:
         parts = [p for p in op["path"].split("/") if p]
         names = tuple(p[1:-1] for p in parts if p.startswith("{"))
         regex = "".join("/([^/]+)" if p.startswith("{") else "/" + re.escape(p) for p in parts) or "/"
+        if "git" in parts and parts[-1] == "{ref}":
+            regex = regex[:-len("/([^/]+)")] + "/(.+)"  # the git ref endpoints take refs with slashes: heads/a/b
         literals = len(parts) - len(names)
         found.append(Endpoint(op["group"], op["name"], op["verb"].upper(), op["path"], re.compile(f"^{regex}$"),
                               names, literals, op))

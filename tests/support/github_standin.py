@@ -18,9 +18,11 @@ Labels are a table of their own: a new issue keeps only the labels the repositor
 instead of creating them), and seeding an issue with labels creates them.
 
 Fault kinds: 502-before (nothing applied), 502-after (applied, then 502), disconnect-after (applied, then the
-connection is dropped without an answer), 429 and 403-secondary (with retry-after), 403-reset (primary limit:
-x-ratelimit-remaining 0 and x-ratelimit-reset), 429-headerless and 403-secondary-headerless (a secondary limit that
-says neither how long to wait nor that the limit is exhausted). Faults never hit a request that fails validation.
+connection is dropped without an answer), stale-read (a GET answered as by a replica that has not seen the latest
+writes yet: 404 for one object, an empty page for a list), 429 and 403-secondary (with retry-after), 403-reset
+(primary limit: x-ratelimit-remaining 0 and x-ratelimit-reset), 429-headerless and 403-secondary-headerless (a
+secondary limit that says neither how long to wait nor that the limit is exhausted). Faults never hit a request that
+fails validation.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from tests.support import github_spec
 BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
 HUMAN = {"login": "octocat", "id": 583231, "type": "User"}
 RATE_LIMIT_KINDS = ("429", "403-secondary", "403-reset", "429-headerless", "403-secondary-headerless")
-FAULT_KINDS = ("502-before", "502-after", "disconnect-after", *RATE_LIMIT_KINDS)
+FAULT_KINDS = ("502-before", "502-after", "disconnect-after", "stale-read", *RATE_LIMIT_KINDS)
 DEFAULT_RANDOM_KINDS = ("502-before", "502-after", "disconnect-after", "429", "403-secondary")
 ALL_WRITE = {"issues": "write", "pull_requests": "write", "contents": "write", "actions": "write"}
 
@@ -73,7 +75,8 @@ PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "actions/create_workflow_dispatch": (("actions", "write"),),
     "git/create_blob": (("contents", "write"),), "git/create_tree": (("contents", "write"),),
     "git/create_commit": (("contents", "write"),), "git/create_ref": (("contents", "write"),),
-    "git/get_commit": (("contents", "read"),), "pulls/create": (("pull_requests", "write"),),
+    "git/get_commit": (("contents", "read"),), "git/get_tree": (("contents", "read"),),
+    "git/get_ref": (("contents", "read"),), "pulls/create": (("pull_requests", "write"),),
     "actions/list_workflow_runs": (("actions", "read"),), "actions/get_workflow_run": (("actions", "read"),),
 }
 
@@ -380,6 +383,8 @@ class GitHubStandIn:
                 response = handler(found.route, {k: v[-1] for k, v in query.items()}, body, raw, headers)
             if fault == "502-after":
                 return _bad_gateway(), fault, op_name
+            if fault == "stale-read" and method == "GET":
+                return _not_seen_yet(response), fault, op_name
             return response, fault, op_name
         except Reply as reply:
             return Response(reply.status, {"message": reply.message,
@@ -791,7 +796,12 @@ class GitHubStandIn:
             return {path: self.git_objects[blob]["content"] for path, blob in tree.items()}
 
     def _put(self, kind: str, obj: dict[str, Any]) -> str:
-        sha = hashlib.sha1(f"{kind}:{next(self._ids)}:{self._secret.hex()}".encode()).hexdigest()
+        """Store a git object; a blob is named by its content as Git names it, other objects by a fresh SHA."""
+        if kind == "blob":
+            data = obj["content"]
+            sha = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        else:
+            sha = hashlib.sha1(f"{kind}:{next(self._ids)}:{self._secret.hex()}".encode()).hexdigest()
         self.git_objects[sha] = {"type": kind, **obj}
         return sha
 
@@ -817,6 +827,23 @@ class GitHubStandIn:
         return Response(200, {"sha": sha, "tree": {"sha": commit["tree"]}, "message": commit["message"],
                               "parents": [{"sha": p} for p in commit["parents"]],
                               "url": self._api_url(f"/git/commits/{sha}")})
+
+    def _op_git__get_tree(self, route, query, body, raw, headers) -> Response:
+        """A tree's blobs and the directories above them; without `recursive`, only its top level."""
+        self._check_repo(route)
+        entries = self._git_object(route["tree_sha"], "tree")["entries"]
+        listed = {path: {"path": path, "mode": "100644", "type": "blob", "sha": sha,
+                         "size": len(self.git_objects[sha]["content"])} for path, sha in entries.items()}
+        for path in entries:
+            parts = path.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                folder = "/".join(parts[:depth])
+                listed[folder] = {"path": folder, "mode": "040000", "type": "tree",
+                                  "sha": hashlib.sha1(f"tree:{folder}".encode()).hexdigest()}
+        items = [item for path, item in sorted(listed.items()) if "recursive" in query or "/" not in path]
+        sha = route["tree_sha"]
+        return Response(200, {"sha": sha, "url": self._api_url(f"/git/trees/{sha}"), "tree": items,
+                              "truncated": False})
 
     def _op_git__create_tree(self, route, query, body, raw, headers) -> Response:
         self._check_repo(route)
@@ -850,6 +877,15 @@ class GitHubStandIn:
         self.refs[ref] = body["sha"]
         return Response(201, {"ref": ref, "object": {"sha": body["sha"], "type": "commit"},
                               "url": self._api_url(f"/git/{ref}")})
+
+    def _op_git__get_ref(self, route, query, body, raw, headers) -> Response:
+        self._check_repo(route)
+        ref = f"refs/{unquote(route['ref'])}"
+        if ref not in self.refs:
+            raise Reply(404, "Not Found")
+        sha = self.refs[ref]
+        return Response(200, {"ref": ref, "url": self._api_url(f"/git/{ref}"),
+                              "object": {"sha": sha, "type": "commit", "url": self._api_url(f"/git/commits/{sha}")}})
 
     def _op_pulls__create(self, route, query, body, raw, headers) -> Response:
         self._check_repo(route)
@@ -886,6 +922,12 @@ class GitHubStandIn:
 def _check_length(body: str | None, limit: int = 65536) -> None:
     if body is not None and len(body) > limit:
         raise Reply(422, f"Validation Failed: body is too long (maximum is {limit} characters)")
+
+
+def _not_seen_yet(response: Response) -> Response:
+    if isinstance(response.body, list):
+        return Response(200, [])
+    return Response(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
 
 
 def _bad_gateway() -> Response:
