@@ -153,11 +153,15 @@ class GitHubClient:
         raise GitHubError(f"GET {self.display(url)}: more than {MAX_PAGES} pages")
 
     def write_once(self, method: str, url: str, *, find: Callable[[], T | None], what: str,
-                   permission: str | None = None, **kwargs: Any) -> dict[str, Any] | T:
+                   permission: str | None = None, exists_status: int | None = None,
+                   **kwargs: Any) -> dict[str, Any] | T:
         """Send a non-idempotent write; after an ambiguous failure (5xx, lost answer) look for its effect first.
 
         `find` returns the object the write would have made, or None. The write is sent again only when
         `find` (polled for settle_seconds) does not see it, so a 502-after-apply never makes a duplicate.
+        `exists_status` is how GitHub refuses to make the object twice (422 for a ref or a PR): that answer means
+        an earlier attempt whose effect `find` did not see yet landed, or someone else's object is there, so
+        `find` decides (returns it, or raises naming the conflict) instead of failing with GitHub's message.
         """
         policy = self.settings.retry
         last = "no attempt"
@@ -170,6 +174,9 @@ class GitHubClient:
                 if response.status_code < 400:
                     return response.json() if response.content else {}
                 if response.status_code < 500:
+                    found = self._look_again(find) if response.status_code == exists_status else None
+                    if found is not None:
+                        return found
                     raise self.failure(response, method, url, permission)
                 last = f"{response.status_code} {_message(response)}"
             found = self._look_again(find)

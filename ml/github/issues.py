@@ -69,14 +69,10 @@ def ensure_label(client: GitHubClient, label: str) -> None:
     issue without it would never be found again (each run would open another)."""
     if _label(client, label) is not None:
         return
-    try:
-        client.write_once("POST", client.repo_url("/labels"),
-                          json={"name": label, "color": LABEL_COLOR, "description": LABEL_DESCRIPTION},
-                          permission=PERMISSION, what=f"creating the {label!r} label",
-                          find=lambda: _label(client, label))
-    except GitHubError as exc:
-        if exc.status != 422 or _label(client, label) is None:  # 422 already_exists: a concurrent run made it
-            raise
+    client.write_once("POST", client.repo_url("/labels"),
+                      json={"name": label, "color": LABEL_COLOR, "description": LABEL_DESCRIPTION},
+                      permission=PERMISSION, what=f"creating the {label!r} label",
+                      find=lambda: _label(client, label), exists_status=422)  # already_exists: a concurrent run
 
 
 def _label(client: GitHubClient, name: str) -> dict[str, Any] | None:
