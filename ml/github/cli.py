@@ -34,10 +34,14 @@ def valid_marker(marker: str) -> str:
         raise click.BadParameter(str(exc), param_hint="--marker") from None
 
 
-def echo_plan(settings: GitHubSettings, steps: list[str], payload: Any = None) -> None:
-    """The dry-run report: where the calls would go, in order, and the body (never the token)."""
+def echo_plan(settings: GitHubSettings, steps: list[str], payload: Any = None, read: bool = False) -> None:
+    """The dry-run report: where the calls would go, in order, and the body (never the token).
+
+    `read`: the plan was made by reading from GitHub (never writing), and the header says so.
+    """
     token = "set" if settings.token else "not set"
-    click.echo(f"dry run: nothing is sent. GitHub {settings.api_url}, repository {settings.repository}, "
+    sent = "only reads were sent, nothing is written" if read else "nothing is sent"
+    click.echo(f"dry run: {sent}. GitHub {settings.api_url}, repository {settings.repository}, "
                f"GITHUB_TOKEN {token}")
     for number, step in enumerate(steps, 1):
         click.echo(f"{number}. {step}")
