@@ -57,12 +57,28 @@ def propose_pull_request(client: GitHubClient, base_branch: str, base_sha: str, 
         json={"ref": f"refs/heads/{branch}", "sha": commit["sha"]}, exists_status=422,
         find=lambda: _branch_made_by_us(client, branch, commit["sha"]),
     )
-    pull = client.write_once(
-        "POST", client.repo_url("/pulls"), permission=PERMISSION, what=f"opening a PR from {branch}",
-        json={"title": title, "body": body, "head": branch, "base": base_branch}, exists_status=422,
-        find=lambda: _open_pull_from(client, branch),
-    )
+    try:
+        pull = client.write_once(
+            "POST", client.repo_url("/pulls"), permission=PERMISSION, what=f"opening a PR from {branch}",
+            json={"title": title, "body": body, "head": branch, "base": base_branch}, exists_status=422,
+            find=lambda: _open_pull_from(client, branch),
+        )
+    except GitHubError as exc:
+        if exc.status is None or exc.status >= 500:
+            raise  # GitHub may yet show the PR: the branch it would come from stays
+        raise GitHubError(f"{exc}; {_delete_branch(client, branch)}", exc.status) from None
     return ProposedPull(pull["number"], pull.get("html_url"), branch, commit["sha"])
+
+
+def _delete_branch(client: GitHubClient, branch: str) -> str:
+    """Remove the branch this run just made for a PR GitHub refused outright (Actions not allowed to open PRs, a base
+    that does not exist): each re-run would otherwise leave one more branch nobody asked for. Says what happened."""
+    try:
+        client.request("DELETE", client.repo_url(f"/git/refs/heads/{quote(branch, safe='/')}"), permission=PERMISSION,
+                       ok=(422,))  # 422: it is gone already
+    except GitHubError as exc:
+        return f"branch {branch} is left behind: it could not be deleted ({exc})"
+    return f"branch {branch} was deleted again"
 
 
 def branch_head(client: GitHubClient, branch: str, permission: str = PERMISSION) -> str | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ml.github.client import GitHubClient
+from ml.github.errors import GitHubError
 from ml.propose_pr import git_blob_sha, propose_pull_request
 from tests.conftest import assert_ok, assert_one_line_error, run_script
 from tests.github.conftest import run_gh
@@ -79,6 +80,34 @@ def test_someone_elses_branch_is_refused_and_left_alone(gh: GitHubStandIn, base:
     assert gh.refs[f"refs/heads/{BRANCH}"] == theirs
     assert gh.pulls == {}
     assert not [r for r in gh.requests if r.method in ("PATCH", "DELETE")]  # never moved, never deleted
+
+
+
+@pytest.mark.parametrize("refusal", ["actions may not open PRs", "no such base"])
+def test_a_refused_pull_request_takes_its_branch_away_again(gh: GitHubStandIn, base: str, tmp_path: Path,
+                                                            refusal: str) -> None:
+    """A definite no (the repository does not let Actions open PRs, a base that does not exist): nothing is left, so
+    re-runs do not pile up retrain branches."""
+    gh.actions_may_open_pulls = refusal != "actions may not open PRs"
+    (tmp_path / "data.dvc").write_bytes(FILES["data.dvc"])
+    target = "main" if refusal == "actions may not open PRs" else "release"
+    run = run_gh(gh, "open_pr.py", "--branch", BRANCH, "--base", target, "--title", "t", "--body-file", "data.dvc",
+                 "--file", "data.dvc", cwd=tmp_path, GITHUB_SHA=BASE)
+    says = "not permitted to create" if refusal == "actions may not open PRs" else "base release does not exist"
+    assert_one_line_error(run, says, f"branch {BRANCH} was deleted again")
+    assert f"refs/heads/{BRANCH}" not in gh.refs and gh.pulls == {}
+    assert [(r.method, r.status) for r in gh.requests if r.op == "git/delete_ref"] == [("DELETE", 204)]
+
+
+def test_a_pull_request_without_an_answer_keeps_its_branch(gh: GitHubStandIn, client: GitHubClient,
+                                                          base: str) -> None:
+    """No answer at all may still be a PR GitHub made: its branch is not taken away from under it."""
+    gh.fail("502-before", op="pulls/create", times=None)
+    gh.fail("stale-read", op="pulls/list", times=None)
+    with pytest.raises(GitHubError):
+        _propose(client)
+    assert f"refs/heads/{BRANCH}" in gh.refs
+    assert not [r for r in gh.requests if r.method == "DELETE"]
 
 
 def test_dry_run_prints_what_would_be_created_and_only_reads(gh: GitHubStandIn, base: str, tmp_path: Path) -> None:

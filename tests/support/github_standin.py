@@ -76,7 +76,8 @@ PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "git/create_blob": (("contents", "write"),), "git/create_tree": (("contents", "write"),),
     "git/create_commit": (("contents", "write"),), "git/create_ref": (("contents", "write"),),
     "git/get_commit": (("contents", "read"),), "git/get_tree": (("contents", "read"),),
-    "git/get_ref": (("contents", "read"),), "pulls/create": (("pull_requests", "write"),),
+    "git/get_ref": (("contents", "read"),), "git/delete_ref": (("contents", "write"),),
+    "pulls/create": (("pull_requests", "write"),),
     "actions/list_workflow_runs": (("actions", "read"),), "actions/get_workflow_run": (("actions", "read"),),
 }
 
@@ -151,6 +152,9 @@ class GitHubStandIn:
         self.dispatches: list[dict[str, Any]] = []
         self.git_objects: dict[str, dict[str, Any]] = {}  # sha -> {"type": blob|tree|commit, ...}
         self.refs: dict[str, str] = {}  # "refs/heads/main" -> commit sha
+        # The repository setting "Allow GitHub Actions to create and approve pull requests" (off for new repositories
+        # of many organisations): off, the Actions bot's POST /pulls gets GitHub's 403.
+        self.actions_may_open_pulls = True
         self.violations: list[str] = []
         self.requests: list[RequestRecord] = []
         self.storage_requests: list[dict[str, Any]] = []
@@ -887,8 +891,17 @@ class GitHubStandIn:
         return Response(200, {"ref": ref, "url": self._api_url(f"/git/{ref}"),
                               "object": {"sha": sha, "type": "commit", "url": self._api_url(f"/git/commits/{sha}")}})
 
+    def _op_git__delete_ref(self, route, query, body, raw, headers) -> Response:
+        self._check_repo(route)
+        ref = f"refs/{unquote(route['ref'])}"
+        if self.refs.pop(ref, None) is None:
+            raise Reply(422, "Reference does not exist")
+        return Response(204)
+
     def _op_pulls__create(self, route, query, body, raw, headers) -> Response:
         self._check_repo(route)
+        if not self.actions_may_open_pulls:
+            raise Reply(403, "GitHub Actions is not permitted to create or approve pull requests.")
         head = body["head"].split(":", 1)[-1]
         if f"refs/heads/{head}" not in self.refs:
             raise Reply(422, f"Validation Failed: head {head} does not exist")
