@@ -23,19 +23,26 @@ def tag_names(client: GitHubClient) -> list[str]:
     return [tag["name"] for tag in client.paginate(client.repo_url("/tags"), permission="`contents: read`")]
 
 
-def drafts_for_tag(client: GitHubClient, tag: str) -> list[dict[str, Any]]:
-    return [r for r in all_releases(client) if r.get("draft") and r.get("tag_name") == tag]
-
-
-def create_draft(client: GitHubClient, tag: str, name: str, body: str, target: str | None) -> dict[str, Any]:
-    """A draft release: invisible as champion, and no git tag until it is published."""
-    payload: dict[str, Any] = {"tag_name": tag, "name": name, "body": body[:MAX_BODY], "draft": True,
-                               "prerelease": False}
+def create_draft(client: GitHubClient, tag: str, name: str, body: str, target: str | None,
+                 marker: str) -> dict[str, Any]:
+    """A draft release: invisible as champion, and no git tag until it is published. Drafts may share a tag, so
+    the body ends with `marker`, unique to this write: it tells a retry which draft is its own."""
+    payload: dict[str, Any] = {"tag_name": tag, "name": name, "body": f"{body[:MAX_BODY - len(marker) - 1]}\n{marker}",
+                               "draft": True, "prerelease": False}
     if target:
         payload["target_commitish"] = target
-    found = client.write_once("POST", client.repo_url("/releases"), json=payload, permission=PERMISSION,
-                              what=f"creating release {tag}", find=lambda: _first(drafts_for_tag(client, tag)))
-    return found
+
+    def find() -> dict[str, Any] | None:
+        return next((r for r in all_releases(client) if r.get("draft") and r.get("tag_name") == tag
+                     and marker in (r.get("body") or "")), None)
+
+    return client.write_once("POST", client.repo_url("/releases"), json=payload, permission=PERMISSION,
+                             what=f"creating release {tag}", find=find)
+
+
+def publish_draft(client: GitHubClient, release_id: int, body: str) -> dict[str, Any]:
+    """Publish a draft as the latest release, its body without the draft's marker (only rival publishes read it)."""
+    return update_release(client, release_id, draft=False, make_latest="true", body=body[:MAX_BODY])
 
 
 def list_assets(client: GitHubClient, release_id: int) -> list[dict[str, Any]]:
@@ -76,7 +83,3 @@ def delete_release(client: GitHubClient, release_id: int) -> None:
 
 def download_asset(client: GitHubClient, asset: dict[str, Any], dest: Path) -> int:
     return client.download(asset["url"], dest, permission="`contents: read`")
-
-
-def _first(items: list[dict[str, Any]]) -> dict[str, Any] | None:
-    return items[0] if items else None

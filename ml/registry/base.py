@@ -62,7 +62,8 @@ class Registry(ABC):
     def exclusive(self) -> Iterator[None]:
         """Hold the registry for a promotion: reading the champion a comparison was judged against, numbering the
         new version and publishing it must not interleave with another promotion's. A backend without a lock of
-        its own relies on its caller (release.yml's concurrency group serialises the GitHub backend's)."""
+        its own relies on its caller (release.yml's concurrency group serialises the GitHub backend's in CI; of two
+        manual promotions publishing the same version, its publish lets one win)."""
         yield
 
     def next_version(self) -> int:

@@ -3,6 +3,10 @@
 Champion = the newest published (non-draft), non-prerelease `model-vN` release that has every bundle asset.
 Publishing goes through a draft, so a half-uploaded version is never visible; rollback marks the champion's
 release as prerelease, which keeps its history and can be undone in the GitHub UI.
+
+GitHub lets drafts share a tag and offers no lock, so two people promoting at once both reach a draft of the same
+version: the earlier draft wins (GitHub numbers releases in the order it creates them), the later one steps back
+before uploading, and checks once more before publishing.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ml.github import releases
 from ml.github.client import GitHubClient
 from ml.github.errors import GitHubError
 from ml.registry.base import ModelVersion, Registry, require_version
+from ml.registry.publishers import ABANDONED_AFTER, Publisher, abandoned
 
 CONTENT_TYPES = {ARTIFACT: "application/octet-stream", METADATA: "application/json", CARD: "text/markdown",
                  REFERENCE: "application/json"}
@@ -140,18 +145,19 @@ class GitHubReleasesRegistry(Registry):
         if missing:
             raise RegistryError(f"{bundle_dir}: missing {', '.join(missing)}; cannot publish")
         files = [bundle_dir / name for name in CONTENT_TYPES if (bundle_dir / name).is_file()]
-        tag = tag_for(version)
-        for stale in releases.drafts_for_tag(self.client, tag):  # left by a publish that was killed
-            releases.delete_release(self.client, stale["id"])
+        self._delete_abandoned_drafts()
         card = (bundle_dir / CARD).read_text(encoding="utf-8")
+        body = release_body(metadata, card)
         commit = str(metadata.get("git_commit") or "")
-        draft = releases.create_draft(self.client, tag, f"model v{version}", release_body(metadata, card),
-                                      commit if _SHA.match(commit) else None)
+        draft = releases.create_draft(self.client, tag_for(version), f"model v{version}", body,
+                                      commit if _SHA.match(commit) else None, Publisher.this_process().marker)
         try:
+            self._contest(draft, version)  # before uploading gigabytes for nothing
             for path in files:
                 releases.upload_asset(self.client, draft, path, CONTENT_TYPES[path.name])
             _check_uploaded(releases.list_assets(self.client, draft["id"]), files, metadata)
-            releases.update_release(self.client, draft["id"], draft=False, make_latest="true")
+            self._contest(draft, version)
+            releases.publish_draft(self.client, draft["id"], body)
         except Exception as exc:
             cleanup = self._discard(draft)
             raise RegistryError(f"publishing v{version} failed ({exc}); {cleanup}") from None
@@ -160,12 +166,30 @@ class GitHubReleasesRegistry(Registry):
             raise
         return ModelVersion(version, metadata)
 
+    def _delete_abandoned_drafts(self) -> None:
+        """Drafts left by publishes that were killed; one still being uploaded to is another publish's own."""
+        for release in releases.all_releases(self.client):
+            if release.get("draft") and version_of(release) is not None and abandoned(release):
+                releases.delete_release(self.client, release["id"])
+
+    def _contest(self, draft: dict[str, Any], version: int) -> None:
+        """Refuse to go on when another publish of this version is ahead: it published, or its draft came first."""
+        for release in releases.all_releases(self.client):
+            if release.get("tag_name") != draft["tag_name"] or release["id"] == draft["id"]:
+                continue
+            if not release.get("draft"):
+                raise RegistryError(f"another promotion published v{version} meanwhile; compare with it and "
+                                    "promote again")
+            if release["id"] < draft["id"]:
+                raise RegistryError(f"another promotion is publishing v{version} (draft release {release['id']}, "
+                                    "made first); compare with its result and promote again")
+
     def _discard(self, draft: dict[str, Any]) -> str:
         try:
             releases.delete_release(self.client, draft["id"])
         except GitHubError:
-            return "the draft release could not be deleted; drafts never become champion, and the next publish " \
-                   "removes it"
+            return (f"the draft release could not be deleted; drafts never become champion, and a later publish "
+                    f"deletes it once this process has exited (from another machine: {ABANDONED_AFTER // 3600} h on)")
         return "the draft release was deleted, the champion is unchanged"
 
     def rollback(self) -> ModelVersion:

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -10,12 +16,14 @@ import pytest
 from ml.bundle import read_metadata, verify_artifact
 from ml.errors import IntegrityError, RegistryError
 from ml.fileio import sha256_file
+from ml.github import releases
 from ml.github.client import GitHubClient
 from ml.params import load_params
 from ml.registry import open_registry
 from ml.registry.github import GitHubReleasesRegistry
+from ml.registry.publishers import ABANDONED_AFTER, Publisher, this_machine
 from tests.conftest import REPO
-from tests.github.conftest import make_bundle
+from tests.github.conftest import client_for, make_bundle
 from tests.support.github_standin import GitHubStandIn
 
 
@@ -120,8 +128,6 @@ def test_a_publish_that_fails_halfway_leaves_no_champion(gh: GitHubStandIn, regi
 def test_a_tag_left_by_a_deleted_release_is_skipped_not_reused(gh: GitHubStandIn, registry: GitHubReleasesRegistry,
                                                                 client: GitHubClient, tmp_path: Path) -> None:
     """Someone deletes release model-v2 by hand; its tag stays. v2 again would hang the new model on the old commit."""
-    from ml.github import releases
-
     _publish(registry, tmp_path, 1)
     _publish(registry, tmp_path, 2)
     releases.delete_release(client, next(r["id"] for r in gh.release_list() if r["tag_name"] == "model-v2"))
@@ -134,14 +140,67 @@ def test_a_tag_left_by_a_deleted_release_is_skipped_not_reused(gh: GitHubStandIn
     assert gh.violations == []
 
 
-def test_a_killed_publish_leaves_a_draft_that_is_never_champion_and_is_replaced(
-        gh: GitHubStandIn, registry: GitHubReleasesRegistry, client: GitHubClient, tmp_path: Path) -> None:
-    from ml.github import releases
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
 
-    releases.create_draft(client, "model-v1", "model v1", "crashed", None)
+
+def _draft(client: GitHubClient, tag: str, publisher: Publisher | None) -> int:
+    """A draft as a publish that got as far as creating it leaves (None: one without our marker, made by hand)."""
+    marker = publisher.marker if publisher else "<!-- drafted by hand -->"
+    return releases.create_draft(client, tag, tag, "in flight", None, marker)["id"]
+
+
+@pytest.mark.parametrize("publisher", [
+    pytest.param(lambda: Publisher("k", int(time.time()), this_machine(), _dead_pid()), id="killed-on-this-machine"),
+    pytest.param(lambda: Publisher("o", int(time.time()) - ABANDONED_AFTER - 60, "-", 1), id="older-than-any-upload"),
+    pytest.param(lambda: None, id="unmarked-and-old"),  # the stand-in's clock dates releases in 2025
+])
+def test_a_draft_left_by_a_publish_that_died_is_never_champion_and_is_deleted(
+        gh: GitHubStandIn, registry: GitHubReleasesRegistry, client: GitHubClient, tmp_path: Path, publisher) -> None:
+    _draft(client, "model-v1", publisher())
+    _draft(client, "model-v5", publisher())
     assert registry.champion() is None and registry.next_version() == 1
     _publish(registry, tmp_path, 1)
     assert [(r["tag_name"], r["draft"]) for r in gh.release_list()] == [("model-v1", False)]
+    assert "mlops-template:model-publish" not in gh.release_list()[0]["body"]  # the marker is for rival publishes
+
+
+def test_a_publish_leaves_the_drafts_of_publishes_in_flight_alone(
+        gh: GitHubStandIn, registry: GitHubReleasesRegistry, client: GitHubClient, tmp_path: Path) -> None:
+    """Someone else is promoting on another machine (v2) and someone on this one (v1, first): neither is touched,
+    and this publish of v1 steps back in one line, leaving nothing of its own."""
+    elsewhere = _draft(client, "model-v2", Publisher("e", int(time.time()) - 3600, "another-machine", 1))
+    first = _draft(client, "model-v1", Publisher("f", int(time.time()), this_machine(), os.getpid()))
+    with pytest.raises(RegistryError, match=r"another promotion is publishing v1 \(draft release \d+, made first\)"):
+        _publish(registry, tmp_path, 1)
+    assert sorted(r["id"] for r in gh.release_list()) == sorted([elsewhere, first])
+    assert all(r["draft"] for r in gh.release_list()) and registry.champion() is None
+
+
+def test_two_promotions_of_one_version_at_once_publish_it_once(gh: GitHubStandIn, tmp_path: Path) -> None:
+    """Two people run promote.py at the same moment: exactly one wins, the other is told so, nothing is left over."""
+    for version in (1, 2, 3):
+        start = threading.Barrier(2)
+
+        def promote(side: int, version: int = version, start: threading.Barrier = start) -> str:
+            with client_for(gh) as client:
+                bundle = make_bundle(tmp_path / f"v{version}-{side}", version, seed=side)
+                start.wait()
+                try:
+                    GitHubReleasesRegistry(client).publish(bundle)
+                except RegistryError as exc:
+                    return str(exc)
+                return "won"
+
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(promote, (0, 1)))
+        assert outcomes[-1] == "won" and "another promotion" in outcomes[0], outcomes
+        assert "\n" not in outcomes[0]
+        tagged = [r for r in gh.release_list() if r["tag_name"] == f"model-v{version}"]
+        assert [r["draft"] for r in tagged] == [False], tagged
+    assert all(not r["draft"] for r in gh.release_list())
 
 
 def test_publish_refuses_a_wrong_version_and_incomplete_bundles(registry: GitHubReleasesRegistry,

@@ -10,8 +10,9 @@
 State is in memory and inspectable (comments, issues, labels, pulls, releases + asset bytes, dispatches, runs).
 Behaviour copied from GitHub: Link pagination honouring per_page/page, pull requests listed among issues,
 `GET /user` forbidden for the bot token, 403 "Resource not accessible by integration" with
-x-accepted-github-permissions when a permission is missing, drafts invisible to releases/tags/{tag}, uploads
-under /uploads/... via the release's upload_url template, and asset downloads (Accept: application/octet-stream)
+x-accepted-github-permissions when a permission is missing, drafts invisible to releases/tags/{tag} and free to
+share a tag (GitHub refuses only creating a second published release for one), uploads under /uploads/... via the
+release's upload_url template, and asset downloads (Accept: application/octet-stream)
 answered with a 302 to a separate "storage" server on another port that records the headers it received.
 
 Labels are a table of their own: a new issue keeps only the labels the repository has (GitHub may drop unknown ones
@@ -622,11 +623,12 @@ class GitHubStandIn:
         raise Reply(404, "Not Found")
 
     def _op_repos__create_release(self, route, query, body, raw, headers) -> Response:
+        """A published release per tag; drafts may share one with each other and with it, as on GitHub."""
         self._check_repo(route)
-        if any(r["tag_name"] == body["tag_name"] for r in self.releases.values()):
+        draft = bool(body.get("draft", False))
+        if not draft and any(r["tag_name"] == body["tag_name"] and not r["draft"] for r in self.releases.values()):
             raise Reply(422, "Validation Failed: tag_name already_exists")
         release_id = next(self._ids)
-        draft = bool(body.get("draft", False))
         release = {
             "id": release_id, "tag_name": body["tag_name"], "name": body.get("name") or body["tag_name"],
             "body": body.get("body") or "", "draft": draft, "prerelease": bool(body.get("prerelease", False)),
@@ -642,6 +644,8 @@ class GitHubStandIn:
         return Response(201, copy.deepcopy(release))
 
     def _op_repos__update_release(self, route, query, body, raw, headers) -> Response:
+        """Publishing a draft whose tag another release already has is not refused: GitHub documents no refusal,
+        so nothing here may rely on one."""
         release = self._release(route)
         for key in ("tag_name", "name", "body", "prerelease", "target_commitish"):
             if key in body:
@@ -972,6 +976,9 @@ def _server(standin: GitHubStandIn, api: bool) -> ThreadingHTTPServer:
             if fault == "disconnect-after":
                 self.close_connection = True
                 return
+            self._answer(response)
+
+        def _answer(self, response: Response) -> None:
             payload = response.raw if response.raw is not None else (
                 b"" if response.body is None else json.dumps(response.body).encode())
             self.send_response(response.status)
