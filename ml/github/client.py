@@ -113,8 +113,13 @@ class GitHubClient:
         return response
 
     def _send_once(self, method: str, url: str, anonymous: bool, kwargs: dict[str, Any]) -> requests.Response:
+        """A file body (an upload) is sent whole on every attempt: the one before left it where it stopped, and
+        requests would send just the rest. (urllib3 rewinds it itself between its own retries.)"""
         session = self._anonymous if anonymous else self._session
         kwargs.setdefault("timeout", self.timeout)
+        body = kwargs.get("data")
+        if hasattr(body, "seek"):
+            body.seek(0)
         try:
             return session.request(method, self.url(url), **kwargs)
         except requests.RequestException as exc:

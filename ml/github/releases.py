@@ -10,6 +10,7 @@ from ml.github.client import GitHubClient
 
 PERMISSION = "`contents: write`"
 MAX_BODY = 125000  # GitHub's limit on a release body
+MAX_ASSET = 2 * 1024 ** 3  # GitHub: each file included in a release must be under 2 GiB
 _TEMPLATE = re.compile(r"\{[^}]*\}$")
 
 
@@ -50,22 +51,24 @@ def list_assets(client: GitHubClient, release_id: int) -> list[dict[str, Any]]:
 
 
 def upload_asset(client: GitHubClient, release: dict[str, Any], path: Path, content_type: str) -> dict[str, Any]:
-    """Upload one file to the release's upload_url; a lost answer is checked against the asset list first."""
-    data = path.read_bytes()
+    """Stream one file to the release's upload_url (a model may not fit in memory twice); a lost answer is checked
+    against the asset list first, and every attempt sends the file from its start (GitHubClient.send)."""
+    size = path.stat().st_size
     url = _TEMPLATE.sub("", release["upload_url"])
 
     def find() -> dict[str, Any] | None:
         for asset in list_assets(client, release["id"]):
             if asset.get("name") != path.name:
                 continue
-            if asset.get("state") == "uploaded" and asset.get("size") == len(data):
+            if asset.get("state") == "uploaded" and asset.get("size") == size:
                 return asset
             delete_asset(client, asset["id"])  # a broken partial upload blocks the name: clear it, then resend
         return None
 
-    return client.write_once("POST", url, params={"name": path.name}, data=data,
-                             headers={"Content-Type": content_type}, find=find, permission=PERMISSION,
-                             what=f"uploading {path.name} to release {release.get('tag_name')}")
+    with open(path, "rb") as data:
+        return client.write_once("POST", url, params={"name": path.name}, data=data,
+                                 headers={"Content-Type": content_type}, find=find, permission=PERMISSION,
+                                 what=f"uploading {path.name} to release {release.get('tag_name')}")
 
 
 def delete_asset(client: GitHubClient, asset_id: int) -> None:

@@ -145,6 +145,7 @@ class GitHubReleasesRegistry(Registry):
         if missing:
             raise RegistryError(f"{bundle_dir}: missing {', '.join(missing)}; cannot publish")
         files = [bundle_dir / name for name in CONTENT_TYPES if (bundle_dir / name).is_file()]
+        _check_sizes(files)
         self._delete_abandoned_drafts()
         card = (bundle_dir / CARD).read_text(encoding="utf-8")
         body = release_body(metadata, card)
@@ -216,6 +217,15 @@ def _assets(release: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 def _missing_assets(release: Mapping[str, Any]) -> list[str]:
     present = _assets(release)
     return [name for name in REQUIRED if name not in present]
+
+
+def _check_sizes(files: list[Path]) -> None:
+    """GitHub refuses an asset of 2 GiB or more only once it is uploaded: refuse it before anything is written."""
+    for path in files:
+        size = path.stat().st_size
+        if size >= releases.MAX_ASSET:
+            raise RegistryError(f"{path}: {size} bytes ({size / 1024 ** 3:.2f} GiB); GitHub release assets must be "
+                                "under 2 GiB, so this bundle cannot be published to GitHub Releases")
 
 
 def _check_uploaded(assets: list[dict[str, Any]], files: list[Path], metadata: dict[str, Any]) -> None:

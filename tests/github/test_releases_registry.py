@@ -22,7 +22,7 @@ from ml.params import load_params
 from ml.registry import open_registry
 from ml.registry.github import GitHubReleasesRegistry
 from ml.registry.publishers import ABANDONED_AFTER, Publisher, this_machine
-from tests.conftest import REPO
+from tests.conftest import REPO, script_env
 from tests.github.conftest import client_for, make_bundle
 from tests.support.github_standin import GitHubStandIn
 
@@ -201,6 +201,54 @@ def test_two_promotions_of_one_version_at_once_publish_it_once(gh: GitHubStandIn
         tagged = [r for r in gh.release_list() if r["tag_name"] == f"model-v{version}"]
         assert [r["draft"] for r in tagged] == [False], tagged
     assert all(not r["draft"] for r in gh.release_list())
+
+
+def test_a_bundle_file_over_githubs_asset_limit_is_refused_before_anything_is_created(
+        gh: GitHubStandIn, registry: GitHubReleasesRegistry, tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path / "big", 1, reference=True)
+    with open(bundle / "reference.json", "r+b") as handle:
+        handle.truncate(2 * 1024 ** 3)  # sparse: exactly 2 GiB, which GitHub refuses (assets must be under it)
+    with pytest.raises(RegistryError) as refused:
+        registry.publish(bundle)
+    message = str(refused.value)
+    assert "\n" not in message and str(bundle / "reference.json") in message and "2147483648 bytes" in message
+    assert not any(r.method != "GET" for r in gh.requests) and gh.release_list() == []
+
+
+@pytest.mark.parametrize("kind", ["502-before", "429", "429-headerless"])
+def test_a_retried_upload_sends_the_whole_file_again(gh: GitHubStandIn, registry: GitHubReleasesRegistry,
+                                                    tmp_path: Path, kind: str) -> None:
+    """502: sent again by write_once; 429 with retry-after: by urllib3; 429 naming no wait: by GitHubClient.send."""
+    gh.fail(kind, op="repos/upload_release_asset")
+    _publish(registry, tmp_path, 1)
+    assert gh.asset_bytes("model-v1", "model.joblib") == (tmp_path / "bundle1" / "model.joblib").read_bytes()
+    assert any(r.fault == kind for r in gh.requests)
+
+
+UPLOAD_AND_REPORT_MEMORY = """
+import resource, sys
+from pathlib import Path
+from ml.github import releases
+from ml.github.client import GitHubClient
+
+with GitHubClient.from_env() as client:
+    release = client.get_json(client.repo_url(f"/releases/{sys.argv[1]}"))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    releases.upload_asset(client, release, Path(sys.argv[2]), "application/octet-stream")
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_an_upload_streams_the_file_instead_of_reading_it_into_memory(gh: GitHubStandIn, client: GitHubClient,
+                                                                       tmp_path: Path) -> None:
+    big = tmp_path / "model.joblib"
+    with open(big, "wb") as handle:
+        handle.truncate(96 * 1024 ** 2)
+    draft = _draft(client, "model-v1", Publisher.this_process())
+    grew = subprocess.run([sys.executable, "-c", UPLOAD_AND_REPORT_MEMORY, str(draft), str(big)], env=script_env(
+        **gh.env()), capture_output=True, text=True, timeout=120, check=True).stdout
+    assert int(grew) < 8 * 1024, f"peak memory grew by {int(grew) // 1024} MiB uploading a 96 MiB file"
+    assert len(gh.asset_bytes("model-v1", "model.joblib")) == 96 * 1024 ** 2
 
 
 def test_publish_refuses_a_wrong_version_and_incomplete_bundles(registry: GitHubReleasesRegistry,

@@ -12,7 +12,7 @@ Behaviour copied from GitHub: Link pagination honouring per_page/page, pull requ
 `GET /user` forbidden for the bot token, 403 "Resource not accessible by integration" with
 x-accepted-github-permissions when a permission is missing, drafts invisible to releases/tags/{tag} and free to
 share a tag (GitHub refuses only creating a second published release for one), uploads under /uploads/... via the
-release's upload_url template, and asset downloads (Accept: application/octet-stream)
+release's upload_url template (refused from 2 GiB on), and asset downloads (Accept: application/octet-stream)
 answered with a 302 to a separate "storage" server on another port that records the headers it received.
 
 Labels are a table of their own: a new issue keeps only the labels the repository has (GitHub may drop unknown ones
@@ -52,6 +52,7 @@ RATE_LIMIT_KINDS = ("429", "403-secondary", "403-reset", "429-headerless", "403-
 FAULT_KINDS = ("502-before", "502-after", "disconnect-after", "stale-read", *RATE_LIMIT_KINDS)
 DEFAULT_RANDOM_KINDS = ("502-before", "502-after", "disconnect-after", "429", "403-secondary")
 ALL_WRITE = {"issues": "write", "pull_requests": "write", "contents": "write", "actions": "write"}
+MAX_ASSET = 2 * 1024 ** 3  # GitHub: each file included in a release must be under 2 GiB
 
 # Which GITHUB_TOKEN permission each endpoint needs: alternatives, any one suffices (write implies read).
 _READ_ISSUES = (("issues", "read"), ("pull_requests", "read"))
@@ -964,6 +965,14 @@ def _server(standin: GitHubStandIn, api: bool) -> ThreadingHTTPServer:
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
+            if api and self.path.startswith("/uploads/") and length >= MAX_ASSET:
+                # GitHub refuses it (only after the upload); answered unread, so a test never holds 2 GiB
+                self.close_connection = True
+                with standin.lock:
+                    standin.requests.append(RequestRecord(self.command, urlsplit(self.path).path,
+                                                          "repos/upload_release_asset", 422))
+                self._answer(Response(422, {"message": "Validation Failed: size must be under 2 GiB"}))
+                return
             raw = self.rfile.read(length) if length else b""
             if not api:
                 response, fault = standin.storage_get(self.path, self.headers), None
