@@ -1,5 +1,6 @@
 """Local-directory registry: registry/vN/ holds each bundle, registry/champion.json names the champion (and the
-versions rolled back from), registry/.lock serialises promotions."""
+versions rolled back from), registry/.lock serialises promotions. A publish copies into registry/.publish-*
+first, which no reader takes for a version; one left by a killed publish goes at the next."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from ml.fileio import staging_dir, write_json_atomic
 from ml.registry.base import ModelVersion, Registry, require_version
 
 _VERSION_DIR = re.compile(r"^v(\d+)$")
+_STAGING = ".publish-"
 
 
 class LocalRegistry(Registry):
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self._holding = False
 
     def __str__(self) -> str:
         return str(self.root)
@@ -32,11 +35,19 @@ class LocalRegistry(Registry):
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
-        """An fcntl lock on registry/.lock: the kernel drops it if the holder dies, kill -9 included."""
+        """An fcntl lock on registry/.lock: the kernel drops it if the holder dies, kill -9 included. Held already
+        (publish inside promote's hold), it is not taken again: flock would wait for itself."""
+        if self._holding:
+            yield
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+            self._holding = True
+            try:
+                yield
+            finally:
+                self._holding = False
 
     def _dir(self, version: int) -> Path:
         return self.root / f"v{version}"
@@ -97,20 +108,26 @@ class LocalRegistry(Registry):
         return dest
 
     def publish(self, bundle_dir: Path) -> ModelVersion:
-        bundle_dir, metadata, version = self.checked_for_publish(bundle_dir)
-        self.root.mkdir(parents=True, exist_ok=True)
-        staging = staging_dir(self.root, ".publish-")
-        try:
-            for name in FILES:
-                if (bundle_dir / name).is_file():
-                    shutil.copy2(bundle_dir / name, staging / name)
-            verify_artifact(staging)
-            staging.rename(self._dir(version))
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        self._point(version)
+        with self.exclusive():
+            bundle_dir, metadata, version = self.checked_for_publish(bundle_dir)
+            self._remove_abandoned_staging()
+            staging = staging_dir(self.root, _STAGING)
+            try:
+                for name in FILES:
+                    if (bundle_dir / name).is_file():
+                        shutil.copy2(bundle_dir / name, staging / name)
+                verify_artifact(staging)
+                staging.rename(self._dir(version))
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            self._point(version)
         return ModelVersion(version, metadata)
+
+    def _remove_abandoned_staging(self) -> None:
+        """Every publish stages under the lock, so while we hold it any staging directory is a dead publish's."""
+        for leftover in self.root.glob(f"{_STAGING}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
     def _point(self, version: int, rolled_back: list[int] | None = None) -> None:
         if rolled_back is None:

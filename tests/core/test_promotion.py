@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -265,6 +266,52 @@ def test_a_crash_while_publishing_leaves_no_half_registered_version(with_champio
     assert registry_state(ws) == ([1], 1, [])
     # The registry is still usable: the retry gets the number the crashed attempt would have had.
     assert promote(ws.model, comparison, LocalRegistry(ws.registry), force=True, name="test-model").version == 2
+    assert registry_state(ws) == ([1, 2], 2, [])
+
+
+PUBLISH_THEN_HANG = """
+import shutil, sys, time
+from pathlib import Path
+from ml.registry.local import LocalRegistry
+
+copy = shutil.copy2
+
+def copy_then_hang(*args, **kwargs):
+    copy(*args, **kwargs)
+    print("copied", flush=True)
+    time.sleep(300)
+
+shutil.copy2 = copy_then_hang
+LocalRegistry(sys.argv[1]).publish(Path(sys.argv[2]))
+"""
+
+
+def test_a_publish_killed_midway_is_never_a_version_and_the_next_publish_clears_it(with_champion: Workspace,
+                                                                                  tmp_path: Path) -> None:
+    """kill -9 in the middle of copying into the registry: its staging directory stays, but no reader takes it for a
+    version, and the next publish (which waits while the first still runs) removes it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import script_env
+
+    ws = with_champion
+    bundle = tmp_path / "v2"
+    shutil.copytree(ws.model, bundle)
+    write_metadata(bundle, {**read_metadata(bundle), "version": 2})
+    killed = subprocess.Popen([sys.executable, "-c", PUBLISH_THEN_HANG, str(ws.registry), str(bundle)],
+                              env=script_env(), stdout=subprocess.PIPE, text=True)
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            assert killed.stdout.readline() == "copied\n"
+            (staging,) = ws.registry.glob(".publish-*")
+            assert registry_state(ws) == ([1], 1, [staging.name]) and LocalRegistry(ws.registry).next_version() == 2
+            waiting = pool.submit(LocalRegistry(ws.registry).publish, bundle)
+            time.sleep(1.0)
+            assert not waiting.done() and staging.is_dir(), "a publish in progress must be waited for, not cleared"
+        finally:
+            killed.kill()
+            killed.wait()
+        assert waiting.result(timeout=60).version == 2
     assert registry_state(ws) == ([1, 2], 2, [])
 
 
