@@ -183,7 +183,8 @@ class GitHubReleasesRegistry(Registry):
                                     "promote again")
             if release["id"] < draft["id"]:
                 raise RegistryError(f"another promotion is publishing v{version} (draft release {release['id']}, "
-                                    "made first); compare with its result and promote again")
+                                    "made first); compare with its result and promote again, or delete that draft "
+                                    "if that promotion died")
 
     def _discard(self, draft: dict[str, Any]) -> str:
         try:

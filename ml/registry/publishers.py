@@ -44,7 +44,7 @@ class Publisher:
         return self.machine != _UNKNOWN and self.machine == this_machine() and not _running(self.pid)
 
 
-def publisher_of(release: Mapping[str, Any]) -> Publisher | None:
+def _publisher_of(release: Mapping[str, Any]) -> Publisher | None:
     match = _MARKER.search(release.get("body") or "")
     if match is None:
         return None
@@ -55,7 +55,7 @@ def publisher_of(release: Mapping[str, Any]) -> Publisher | None:
 def abandoned(draft: Mapping[str, Any]) -> bool:
     """Whether no publish will ever finish this draft. One without a marker (made by hand, or by an older version
     of this code) counts as abandoned once created longer ago than ABANDONED_AFTER."""
-    publisher = publisher_of(draft)
+    publisher = _publisher_of(draft)
     if publisher is not None:
         return publisher.is_gone()
     return time.time() - datetime.fromisoformat(draft["created_at"]).timestamp() > ABANDONED_AFTER
