@@ -2,7 +2,8 @@
 
 A model-vN draft is a publish in flight: its uploads may take a long while, and two people may promote at once.
 So each publish marks its draft, and a draft is deleted only once abandoned: its publisher's process provably
-exited (same machine), or it started longer ago than any upload could take.
+exited (same machine), it was made by another GitHub Actions run and this is one too (release.yml's promote job runs
+one at a time, in its concurrency group: the other run is over), or it started longer ago than any upload could take.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 ABANDONED_AFTER = 12 * 3600  # seconds: far beyond four 2 GiB uploads at 1 MB/s with retries, the slowest we expect
 _MARKER = re.compile(r"<!-- mlops-template:model-publish id=(\w+) started=(\d+) machine=(\S+) pid=(\d+) -->")
 _UNKNOWN = "-"
+_ACTIONS = "actions-run-"
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,10 @@ class Publisher:
     def is_gone(self) -> bool:
         if time.time() - self.started > ABANDONED_AFTER:
             return True
-        return self.machine != _UNKNOWN and self.machine == this_machine() and not _running(self.pid)
+        here = this_machine() or _UNKNOWN
+        if self.machine.startswith(_ACTIONS) and here.startswith(_ACTIONS) and self.machine != here:
+            return True  # a job cancelled or killed mid-publish must not block the next run's release for hours
+        return self.machine != _UNKNOWN and self.machine == here and not _running(self.pid)
 
 
 def _publisher_of(release: Mapping[str, Any]) -> Publisher | None:
@@ -62,8 +67,12 @@ def abandoned(draft: Mapping[str, Any]) -> bool:
 
 
 def this_machine() -> str | None:
-    """This boot of this kernel and this pid namespace: where a pid names one process (Linux only). A hostname
-    would not do: two laptops may share one, and containers on one host see different pids."""
+    """This GitHub Actions run attempt, or else this boot of this kernel and this pid namespace: where a pid names one
+    process (Linux only). A hostname would not do: two laptops may share one, and containers on one host see
+    different pids."""
+    run, attempt = os.environ.get("GITHUB_RUN_ID"), os.environ.get("GITHUB_RUN_ATTEMPT", "1")
+    if os.environ.get("GITHUB_ACTIONS") == "true" and run:
+        return f"{_ACTIONS}{run}-{attempt}"
     try:
         boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
         namespace = os.readlink("/proc/self/ns/pid")

@@ -179,6 +179,25 @@ def test_a_publish_leaves_the_drafts_of_publishes_in_flight_alone(
     assert all(r["draft"] for r in gh.release_list()) and registry.champion() is None
 
 
+
+def test_in_github_actions_a_draft_of_an_earlier_run_is_abandoned(
+        gh: GitHubStandIn, registry: GitHubReleasesRegistry, client: GitHubClient, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """release.yml promotes one run at a time: a draft that another run left (its job cancelled mid-upload, its
+    runner lost) cannot be in flight, and must not hold the next merge's release back for hours. A laptop's draft,
+    whose publisher nobody can see from a runner, is left alone."""
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_RUN_ID", "700")
+    monkeypatch.setenv("GITHUB_RUN_ATTEMPT", "1")
+    laptop = _draft(client, "model-v4", Publisher("l", int(time.time()) - 60, "boot-id/4026531836", 99))
+    monkeypatch.setenv("GITHUB_RUN_ID", "699")
+    _draft(client, "model-v1", Publisher.this_process())
+    monkeypatch.setenv("GITHUB_RUN_ID", "700")
+    assert _publish(registry, tmp_path, 1) == 1
+    assert sorted((r["tag_name"], r["draft"]) for r in gh.release_list()) == [("model-v1", False), ("model-v4", True)]
+    assert laptop in [r["id"] for r in gh.release_list()]
+
+
 def test_two_promotions_of_one_version_at_once_publish_it_once(gh: GitHubStandIn, tmp_path: Path) -> None:
     """Two people run promote.py at the same moment: exactly one wins, the other is told so, nothing is left over."""
     for version in (1, 2, 3):
