@@ -1,6 +1,7 @@
 """Local-directory registry: registry/vN/ holds each bundle, registry/champion.json names the champion (and the
-versions rolled back from), registry/.lock serialises promotions. A publish copies into registry/.publish-*
-first, which no reader takes for a version; one left by a killed publish goes at the next."""
+versions never to be champion again: rolled back from, or left by a publish killed before it named them),
+registry/.lock serialises promotions. A publish copies into registry/.publish-* first, which no reader takes for a
+version; one left by a killed publish goes at the next."""
 
 from __future__ import annotations
 
@@ -121,8 +122,15 @@ class LocalRegistry(Registry):
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
-            self._point(version)
+            self._point(version, self._read_pointer()[1] + self._never_pointed_at(version))
         return ModelVersion(version, metadata)
+
+    def _never_pointed_at(self, version: int) -> list[int]:
+        """Versions between the champion and this new one: each is a publish killed after its directory was in place
+        and before champion.json named it (a rollback only ever points lower). Never champion, so never a rollback's
+        target either."""
+        pointed = self._pointed() or 0
+        return [number for number, _ in self._version_dirs() if pointed < number < version]
 
     def _remove_abandoned_staging(self) -> None:
         """Every publish stages under the lock, so while we hold it any staging directory is a dead publish's."""

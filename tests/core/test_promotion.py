@@ -368,6 +368,21 @@ def test_a_version_rolled_back_from_is_never_rolled_back_to(with_champion: Works
     assert registry.rollback().version == 1
 
 
+
+def test_a_version_whose_publish_was_killed_before_it_became_champion_is_never_rolled_back_to(
+        with_champion: Workspace) -> None:
+    """v2's directory went into place, then the publish died before champion.json named it: v1 is still champion,
+    v3 (judged against v1) is next, and rolling v3 back goes to v1, never to v2, which no gate ever let serve."""
+    ws = with_champion
+    registry = LocalRegistry(ws.registry)
+    promote(ws.model, _same_model_again(ws), registry, force=True, name="test-model")
+    pointer = ws.registry / "champion.json"
+    pointer.write_text(json.dumps({"version": 1, "rolled_back": []}))  # as the killed publish left it
+    assert registry.champion().version == 1 and registry.next_version() == 3
+    assert promote(ws.model, _same_model_again(ws), registry, force=True, name="test-model").version == 3
+    assert registry.rollback().version == 1
+
+
 def test_a_version_whose_metadata_names_another_is_never_fetched_or_rolled_back_to(with_champion: Workspace,
                                                                                    tmp_path: Path) -> None:
     ws = with_champion
