@@ -19,6 +19,11 @@ TASKS = tuple(METRICS)
 # Top-level sections: parsed here, except drift (ml/drift/config.py) and serving (serving/settings.py).
 SECTIONS = ("data", "task", "target", "features", "model", "split", "metrics", "gate", "registry", "drift", "serving")
 FEATURE_KEYS = ("type", "min", "max", "values", "nullable")
+# The model computes in float64, which holds integers exactly only up to 2**53 (2**53 - 1 is also the largest
+# integer JSON parsers agree on), and whose squares (a scaler's variance, a squared error) overflow past ~1e154:
+# the data schema and the request schema refuse numbers beyond these, whatever min/max say.
+MAX_SAFE_INT = 2**53 - 1
+MAX_MAGNITUDE = 1e100
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,11 @@ class Feature:
     @property
     def is_numeric(self) -> bool:
         return self.type in ("int", "float")
+
+    @property
+    def magnitude_limit(self) -> float:
+        """The largest |value| an int or float feature may hold (MAX_SAFE_INT or MAX_MAGNITUDE)."""
+        return MAX_SAFE_INT if self.type == "int" else MAX_MAGNITUDE
 
 
 @dataclass(frozen=True)

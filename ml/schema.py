@@ -11,7 +11,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from ml.data import category_strings, to_bool
-from ml.params import Feature, Params
+from ml.params import MAX_MAGNITUDE, Feature, Params
 
 
 def _numeric(series: pd.Series) -> pd.Series:
@@ -22,13 +22,22 @@ def _numeric(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce")
 
 
+_LIMIT_REASON = {"int": "float64 cannot hold larger integers exactly",
+                 "float": "larger numbers overflow float64 when squared"}
+
+
+def _bound(limit: float) -> str:
+    return f"{limit:g}" if isinstance(limit, float) else str(limit)
+
+
 def _checks(feature: Feature) -> list[pa.Check]:
     checks: list[pa.Check] = []
     if feature.is_numeric:
         checks.append(pa.Check(lambda s: _numeric(s).notna() | s.isna(), name="is_number",
                                error="must be a number"))
-        checks.append(pa.Check(lambda s: np.isfinite(_numeric(s).fillna(0.0)), name="is_finite",
-                               error="must be finite"))
+        limit = feature.magnitude_limit
+        checks.append(pa.Check(lambda s: ~(_numeric(s).abs() > limit), name=f"finite_within({limit:g})",
+                               error=f"must be finite and within ±{_bound(limit)} ({_LIMIT_REASON[feature.type]})"))
     if feature.type == "int":
         checks.append(pa.Check(lambda s: (_numeric(s) % 1).fillna(0.0) == 0, name="is_integer",
                                error="must be a whole number"))
@@ -60,8 +69,9 @@ def build_schema(params: Params) -> pa.DataFrameSchema:
     }
     target_checks = []
     if params.task == "regression":
-        target_checks.append(pa.Check(lambda s: _numeric(s).notna() & np.isfinite(_numeric(s).fillna(np.inf)),
-                                      name="is_finite_number", error="must be a finite number"))
+        target_checks.append(pa.Check(lambda s: _numeric(s).abs() <= MAX_MAGNITUDE, name="is_finite_number",
+                                      error=f"must be a finite number within ±{_bound(MAX_MAGNITUDE)} "
+                                            f"({_LIMIT_REASON['float']})"))
     else:  # scikit-learn refuses fractional labels ("continuous") only once it fits: say so here, and why
         target_checks.append(pa.Check(
             lambda s: (s % 1 == 0) | s.isna() if pd.api.types.is_float_dtype(s) else True, name="is_class_label",

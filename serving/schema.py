@@ -1,7 +1,8 @@
 """Request schemas generated from the params.yaml features block, the one the pandera data schema comes from.
 
 Validation runs in pydantic-core straight from the request bytes (about a microsecond per record): strict
-JSON types, the declared ranges, finite numbers only, integers within ±(2**53 - 1), unknown fields rejected,
+JSON types, the declared ranges, finite numbers only, within the data schema's limits (integers within
+±(2**53 - 1), other numbers within ±1e100: ml.params.MAX_SAFE_INT and MAX_MAGNITUDE), unknown fields rejected,
 every field required (null only where the feature is nullable). Unseen categories pass or fail depending on
 the `unseen_categories` setting; when they pass, `unseen()` lists them so the server can count them.
 """
@@ -18,9 +19,6 @@ from ml.params import Feature
 RECORD = "Record"
 BATCH = "BatchRequest"
 MAX_CATEGORY_CHARS = 200
-# The model sees every number as a float64, which holds integers exactly only up to 2**53 (and float() overflows
-# past ~1.8e308); 2**53 - 1 is also the largest integer JSON parsers agree on (I-JSON, JavaScript).
-MAX_SAFE_INT = 2**53 - 1
 
 
 def _bound(feature: Feature, value: float | None) -> float | int | None:
@@ -29,11 +27,11 @@ def _bound(feature: Feature, value: float | None) -> float | int | None:
     return int(value) if feature.type == "int" and float(value).is_integer() else value
 
 
-def _exact_ints(low: float | int | None, high: float | int | None) -> tuple[float | int, float | int]:
-    """An int feature's range, declared or not, narrowed to the integers float64 holds exactly: a larger one
-    would fail (or silently round) where the model converts it."""
-    return (-MAX_SAFE_INT if low is None else max(low, -MAX_SAFE_INT),
-            MAX_SAFE_INT if high is None else min(high, MAX_SAFE_INT))
+def _range(feature: Feature) -> tuple[float | int, float | int]:
+    """A number feature's range, declared or not, narrowed to what training accepts (Feature.magnitude_limit): an
+    integer float64 cannot hold exactly would fail (or silently round) where the model converts it."""
+    low, high, limit = _bound(feature, feature.min), _bound(feature, feature.max), feature.magnitude_limit
+    return -limit if low is None else max(low, -limit), limit if high is None else min(high, limit)
 
 
 def _whole_number(value: Any) -> Any:
@@ -42,9 +40,8 @@ def _whole_number(value: Any) -> Any:
 
 
 def field_type(feature: Feature, reject_unseen: bool) -> Any:
-    low, high = _bound(feature, feature.min), _bound(feature, feature.max)
+    low, high = _range(feature) if feature.is_numeric else (None, None)
     if feature.type == "int":
-        low, high = _exact_ints(low, high)
         kind: Any = Annotated[int, Field(strict=True, ge=low, le=high), BeforeValidator(_whole_number)]
     elif feature.type == "float":
         kind = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=low, le=high)]
@@ -107,5 +104,17 @@ class RequestSchema:
 
 def error_details(exc: ValidationError, where: str = "body") -> list[dict[str, Any]]:
     """FastAPI-style 422 details: each names the field (loc) and the problem (msg), without echoing input."""
-    return [{"loc": [where, *error["loc"]], "msg": error["msg"], "type": error["type"]}
-            for error in exc.errors(include_url=False, include_input=False, include_context=False)]
+    return [{"loc": [where, *error["loc"]], "msg": _message(error), "type": error["type"]}
+            for error in exc.errors(include_url=False, include_input=False)]
+
+
+_BOUNDS = {"greater_than_equal": ("ge", "greater than or equal to"), "less_than_equal": ("le", "less than or equal to")}
+
+
+def _message(error: dict[str, Any]) -> str:
+    """pydantic-core writes a float bound in full, MAX_MAGNITUDE as a 1 and a hundred zeros: say it as Python does."""
+    key, words = _BOUNDS.get(error["type"], (None, None))
+    bound = error.get("ctx", {}).get(key)
+    if not isinstance(bound, float) or abs(bound) < 1e16:
+        return error["msg"]
+    return f"Input should be {words} {bound!r}"

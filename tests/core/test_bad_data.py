@@ -22,9 +22,10 @@ from tests.conftest import Workspace, assert_one_line_error, run_scripts
 @dataclass(frozen=True)
 class BadData:
     name: str
-    make: Callable[[Path], None]  # turns the good CSV at this path into the bad one
+    make: Callable[[Path], None]  # turns the good CSV at this path into the bad one (params.yaml's data path)
     column: str | None  # the column the error must name; None for file-level problems
     says: str  # what the error must say about it
+    params: Callable[[dict], None] | None = None  # changes params.yaml first (a feature without a max, say)
 
 
 def _frame_edit(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path], None]:
@@ -41,6 +42,40 @@ def _cell(column: str, value, row: int = 7) -> Callable[[Path], None]:
         return frame
 
     return _frame_edit(edit)
+
+
+def _parquet_cell(column: str, value: float) -> Callable[[Path], None]:
+    """The good CSV (next to path) as the parquet file at path, with one value changed."""
+    def make(path: Path) -> None:
+        frame = pd.read_csv(path.with_suffix(".csv"))
+        frame.loc[7, column] = value
+        frame.to_parquet(path)
+
+    return make
+
+
+def _parquet(raw: dict) -> None:
+    raw["data"]["path"] = "data/churn.parquet"
+
+
+def _unbounded(column: str, data: Callable[[dict], None] | None = None) -> Callable[[dict], None]:
+    """params.yaml without the column's min and max (and reading other data, when given)."""
+    def change(raw: dict) -> None:
+        for bound in ("min", "max"):
+            raw["features"][column].pop(bound, None)
+        if data:
+            data(raw)
+
+    return change
+
+
+def _regression(raw: dict) -> None:
+    """params.yaml predicting monthly_charges (a feature no more) from the others, churned among them."""
+    raw.update(task="regression", target="monthly_charges")
+    raw["features"] = {**{k: v for k, v in raw["features"].items() if k != "monthly_charges"},
+                       "churned": {"type": "int", "min": 0, "max": 1}}
+    raw["model"] = {"class": "sklearn.linear_model.Ridge", "params": {}}
+    raw["metrics"] = {"primary": {"name": "rmse", "direction": "minimize"}, "guardrails": {}}
 
 
 def _text(content: bytes | Callable[[bytes], bytes]) -> Callable[[Path], None]:
@@ -76,6 +111,26 @@ CORPUS = [
     BadData("unknown category", _cell("contract", "weekly"), "contract", "allowed values"),
     BadData("null in a non-nullable column", _cell("payment_method", None), "payment_method", "not nullable"),
     BadData("infinity", _cell("total_charges", "inf"), "total_charges", "must be finite"),
+    # Non-finite and huge numbers in columns without a declared max: nothing but the data schema's own limits
+    # stands between them and the scaler, whose variance overflowed (and the fit blamed model.params).
+    BadData("-Infinity where no min is declared", _cell("monthly_charges", "-Infinity"), "monthly_charges",
+            "must be finite", _unbounded("monthly_charges")),
+    BadData("1e400, which overflows to infinity", _cell("monthly_charges", "1e400"), "monthly_charges",
+            "must be finite", _unbounded("monthly_charges")),
+    BadData("a huge number where no max is declared", _cell("monthly_charges", "1e308"), "monthly_charges",
+            "within ±1e+100", _unbounded("monthly_charges")),
+    BadData("a huge negative number in parquet", _parquet_cell("monthly_charges", -1e308), "monthly_charges",
+            "within ±1e+100", _unbounded("monthly_charges", _parquet)),
+    BadData("an integer float64 cannot hold exactly", _cell("tenure_months", "99999999999999999999999"),
+            "tenure_months", "within ±9007199254740991", _unbounded("tenure_months")),
+    # Only an empty field is missing: NaN spelt out is not a number, so not a missing value either.
+    BadData("NaN text in a number column", _cell("monthly_charges", "NaN"), "monthly_charges", "must be a number"),
+    BadData("NaN in a parquet column that is not nullable", _parquet_cell("monthly_charges", np.nan),
+            "monthly_charges", "not nullable", _parquet),
+    BadData("an infinite regression target", _cell("monthly_charges", "inf"), "monthly_charges",
+            "must be a finite number", _regression),
+    BadData("a huge regression target", _cell("monthly_charges", "-1e200"), "monthly_charges",
+            "within ±1e+100", _regression),
     BadData("bad boolean", _cell("senior_citizen", "maybe"), "senior_citizen", "true/false"),
     BadData("a number in a 0/1 boolean column", _frame_edit(lambda f: f.assign(
         senior_citizen=f["senior_citizen"].astype(int).where(f.index != 7, 7))), "senior_citizen", "true/false"),
@@ -99,6 +154,8 @@ def _leave_previous_outputs(ws: Workspace) -> None:
 def test_bad_data_is_rejected_by_validate_and_train(workspace: Workspace, bad: BadData) -> None:
     ws = workspace
     _leave_previous_outputs(ws)
+    if bad.params:
+        ws.edit_params(bad.params)
     bad.make(ws.data)
 
     validate, train = run_scripts([("validate_data.py", [], ws.root), ("train.py", [], ws.root)])

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ml.params import Feature
+from ml.params import MAX_MAGNITUDE, MAX_SAFE_INT, Feature
 from serving.predictor import NonFiniteOutput, Predictor
-from serving.schema import MAX_SAFE_INT, RECORD, RequestSchema
+from serving.schema import RECORD, RequestSchema
 from tests.serving.conftest import serving_params, train_workspace
 
-# Past float32's range after scaling: a random forest's input check raises on it.
-FOREST_BREAKER = 1e300
+# Within the schema's ±1e100 but past float32's range after scaling: a random forest's input check raises on it.
+FOREST_BREAKER = 1e90
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,18 @@ def test_an_int_beyond_float64_exactness_is_a_422_naming_the_field(unbounded, va
     assert problem in response.json()["detail"][0]["msg"]
 
 
+@pytest.mark.parametrize(("value", "problem"), [
+    (1e308, "less than or equal to 1e+100"),  # finite, but training refuses it: its square overflows
+    (-1e101, "greater than or equal to -1e+100"),
+])
+def test_a_number_beyond_what_training_accepts_is_a_422_naming_the_field(unbounded, value, problem):
+    trained, server = unbounded
+    response = server.post("/predict", {**trained.metadata["golden"][0]["features"], "monthly_charges": value})
+    assert response.status_code == 422, response.text
+    assert [error["loc"] for error in response.json()["detail"]] == [["body", "monthly_charges"]]
+    assert problem in response.json()["detail"][0]["msg"]
+
+
 def test_the_largest_exact_ints_are_served(unbounded):
     trained, server = unbounded
     record = trained.metadata["golden"][0]["features"]
@@ -53,12 +65,14 @@ def test_the_largest_exact_ints_are_served(unbounded):
         assert response.status_code == 200, response.text
 
 
-def test_the_openapi_schema_states_the_int_range(unbounded):
+def test_the_openapi_schema_states_the_number_ranges(unbounded):
     _, server = unbounded
     properties = server.get("/openapi.json").json()["components"]["schemas"][RECORD]["properties"]
     assert (properties["tenure_months"]["minimum"], properties["tenure_months"]["maximum"]) == \
         (-MAX_SAFE_INT, MAX_SAFE_INT)
     assert (properties["support_tickets"]["minimum"], properties["support_tickets"]["maximum"]) == (0, 30)
+    assert (properties["monthly_charges"]["minimum"], properties["monthly_charges"]["maximum"]) == \
+        (-MAX_MAGNITUDE, MAX_MAGNITUDE)
 
 
 def test_declared_int_bounds_wider_than_float64_exactness_are_narrowed():

@@ -63,6 +63,14 @@ def test_nan_and_infinity_are_refused(server, record, literal):
     assert "finite" in response.json()["detail"][0]["msg"]
 
 
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_nan_and_infinity_are_refused_for_an_int_field_too(server, record, literal):
+    body = json.dumps({**record, "tenure_months": 12345}).replace("12345", literal)
+    response = server.post("/predict", data=body)
+    assert _locations(response) == [["body", "tenure_months"]]
+    assert "valid integer" in response.json()["detail"][0]["msg"]
+
+
 @pytest.mark.parametrize("body", ["{", "", "[1, 2]", "null", '{"tenure_months": 1,}'])
 def test_invalid_json_or_not_an_object_is_a_422(server, body):
     response = server.post("/predict", data=body)
