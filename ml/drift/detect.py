@@ -22,6 +22,7 @@ from ml.drift.verdict import benjamini_hochberg, dataset_verdict
 from ml.params import Feature
 
 HISTOGRAM_BINS = 30
+HALVES_EXACT = 2.0**52  # below it float64 holds the edges half-way between whole numbers
 CHART_CATEGORIES = 10
 PREDICTION = "prediction"
 
@@ -97,7 +98,7 @@ def _ks_check(ref: NumericSummary, cur: NumericSummary, config: DriftConfig) -> 
     return {"test": "ks", "statistic": statistic, "p_value": p_value, "effect_size": wasserstein / scale,
             "effect": "wasserstein / reference std", "threshold": config.numeric_effect,
             "psi": stats.psi(ref.sample, cur.sample),
-            **_change(lambda _: f"mean {ref.mean:.4g} → {cur.mean:.4g} ({shift:+.2f} σ), "
+            **_change(lambda _: f"mean {ref.mean:.4g} → {cur.mean:.4g} ({shift:+.3g} σ), "
                                 f"median {medians[0]:.4g} → {medians[1]:.4g}")}
 
 
@@ -169,10 +170,10 @@ def _histogram(ref: np.ndarray, cur: np.ndarray) -> dict[str, Any]:
     low = min(float(stats.sorted_quantile(sample, 0.005)) for sample in both)
     high = max(float(stats.sorted_quantile(sample, 0.995)) for sample in both)
     integral = all(np.array_equal(sample, np.round(sample)) for sample in both)
-    if integral and high - low <= HISTOGRAM_BINS * 2:  # counts: one bar per value, no aliasing
-        edges = np.arange(np.floor(low) - 0.5, np.ceil(high) + 1.0)
-    elif high > low:
-        edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
+    if integral and high - low <= HISTOGRAM_BINS * 2 and max(-low, high) < HALVES_EXACT:
+        edges = np.arange(np.floor(low) - 0.5, np.ceil(high) + 1.0)  # counts: one bar per value, no aliasing
+    elif high > low:  # halved, as -1e308 to 1e308 (unvalidated data) spans more than float64 holds
+        edges = np.linspace(low / 2, high / 2, HISTOGRAM_BINS + 1) * 2
     else:
         edges = np.array([low - 0.5, low + 0.5])
 

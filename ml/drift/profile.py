@@ -16,7 +16,7 @@ from ml.drift.summary import CategoryAccumulator, ColumnSummary, NumericAccumula
 from ml.errors import DataError
 from ml.params import Feature
 
-Scorer = Callable[[Batch], tuple[str, Any]]
+Scorer = Callable[[Batch], tuple[str, Any] | None]  # None: no row of the batch could be scored
 
 
 @dataclass

@@ -68,11 +68,27 @@ def model_frame(columns: Mapping[str, Any], features: tuple[Feature, ...]) -> pd
 
 
 def batch_scorer(model: Any, features: tuple[Feature, ...], task: str) -> Scorer:
-    def score(batch: Batch) -> tuple[str, Any]:
+    """Scores for a batch's rows. A row with an infinite number gets none (a missing score; a batch of such rows,
+    no scores at all): the model cannot take it, the model server refuses it, and the profile counts the infinity
+    as a missing value. Numbers near ±1e308 may overflow in the model's arithmetic (scikit-learn's own input check
+    sums them): without numpy's warnings, as such a score (inf or NaN) counts as missing too."""
+    numeric = [f.name for f in features if f.is_numeric]
+
+    def score(batch: Batch) -> tuple[str, Any] | None:
+        frame = model_frame(batch.columns, features)
+        scorable = ~np.isinf(frame[numeric].to_numpy()).any(axis=1)
+        if not scorable.any():
+            return None
         try:
-            scores = model_scores(model, model_frame(batch.columns, features), task)
+            with np.errstate(over="ignore", invalid="ignore"):
+                scores = model_scores(model, frame[scorable], task)
         except (ValueError, TypeError) as exc:
             raise DataError(f"the model cannot score this data: {exc}") from None
-        return as_prediction(scores, task)
+        if scorable.all():
+            return as_prediction(scores, task)
+        numeric_scores = scores_kind(scores, task) == "numeric"
+        every = np.full(len(frame), np.nan) if numeric_scores else np.full(len(frame), None, dtype=object)
+        every[scorable] = scores
+        return as_prediction(every, task)
 
     return score

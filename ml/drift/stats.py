@@ -30,7 +30,10 @@ def ks_and_wasserstein(reference: np.ndarray, current: np.ndarray) -> tuple[floa
     gaps = np.abs(np.cumsum(from_reference) / n - np.cumsum(~from_reference) / m)
     run_ends = np.append(merged[1:] != merged[:-1], True)
     statistic = float(gaps[run_ends].max())
-    wasserstein = float((gaps[:-1] * np.diff(merged)).sum())  # not np.dot: BLAS threads stall on busy hosts
+    # Halved steps: a step from -1e308 to 1e308 (unvalidated data) overflows, and 0 × inf would make it NaN; a
+    # distance beyond float64 is inf (Python's float product, without numpy's warning). Not np.dot: BLAS threads
+    # stall on busy hosts.
+    wasserstein = 2 * float((gaps[:-1] * np.diff(merged / 2)).sum())
     if n * m <= EXACT_KS_LIMIT:
         from scipy import stats  # exact small-sample distribution; a heavy import, so only when needed
 

@@ -96,6 +96,7 @@ class NumericAccumulator:
         self.sample_size = sample_size
         self.rows = self.nulls = 0
         self._shift: float | None = None
+        self._exponent = 0  # sums are of (value - shift) / 2**exponent: see _scaled
         self._sum = self._sum_sq = 0.0
         self._min, self._max = np.inf, -np.inf
         self._values: list[np.ndarray] = []
@@ -115,7 +116,7 @@ class NumericAccumulator:
             return
         if self._shift is None:
             self._shift = float(present[0])
-        centred = present - self._shift
+        centred = self._scaled(present)
         self._sum += float(centred.sum())
         self._sum_sq += float(np.square(centred).sum())
         self._min = min(self._min, float(present.min()))
@@ -131,6 +132,17 @@ class NumericAccumulator:
         self._kept += present.size
         if self._kept > 2 * self.sample_size:
             self._prune()
+
+    def _scaled(self, values: np.ndarray) -> np.ndarray:
+        """(values - shift) / 2**exponent, the exponent raised (and the sums so far rescaled) until every |value| is
+        below 2**exponent: unscaled, the squares of values past ~1e154 (production data is not validated)
+        overflow float64, and so does the difference of -1e308 and 1e308. Scaling by a power of two is exact."""
+        _, exponent = np.frexp(max(float(np.abs(values).max()), abs(self._shift)))
+        if exponent > self._exponent:
+            self._sum = float(np.ldexp(self._sum, self._exponent - exponent))
+            self._sum_sq = float(np.ldexp(self._sum_sq, 2 * (self._exponent - exponent)))
+            self._exponent = int(exponent)
+        return np.ldexp(values, -self._exponent) - np.ldexp(self._shift, -self._exponent)
 
     def _prune(self) -> None:
         values, keys = np.concatenate(self._values), np.concatenate(self._keys)
@@ -149,8 +161,8 @@ class NumericAccumulator:
         count = self.rows - self.nulls
         if count:
             mean_centred = self._sum / count
-            std = float(np.sqrt(max(self._sum_sq / count - mean_centred**2, 0.0)))
-            mean, low, high = self._shift + mean_centred, self._min, self._max
+            std = float(np.ldexp(np.sqrt(max(self._sum_sq / count - mean_centred**2, 0.0)), self._exponent))
+            mean, low, high = self._shift + float(np.ldexp(mean_centred, self._exponent)), self._min, self._max
         else:
             mean = std = low = high = float("nan")
         return NumericSummary(rows=self.rows, nulls=self.nulls, mean=mean, std=std, min=low, max=high,

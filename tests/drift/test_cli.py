@@ -159,6 +159,41 @@ def test_model_outputs_and_prediction_drift(workdir: Path, model_bundle: Path,
     assert calm["dataset_drift"] is False
 
 
+@pytest.mark.filterwarnings("error")  # numpy's overflow warnings too
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_infinite_and_huge_numbers_on_both_sides_are_compared_not_a_crash(
+        workdir: Path, model_bundle: Path, cli: Callable[..., ScriptRun], suffix: str) -> None:
+    """Data the drift job reads is not validated: infinities count as missing (and are not scored), numbers up to
+    ±1e308 are compared like any other, and every report is written."""
+    sides = {}
+    for side, seed in (("reference", 31), ("current", 32)):
+        frame = make_frame(np.random.default_rng(seed), 3000)
+        frame = frame.astype({"tenure_months": float, "support_tickets": float})
+        frame.loc[:599, "total_charges"] = np.tile([np.inf, -np.inf, 1e308, -1e308, 1e200, 1e100], 100)
+        frame.loc[:99, "tenure_months"] = np.inf  # a critical column, and a row the model cannot take
+        frame.loc[:, "monthly_charges"] = 1e300  # constant: no spread to scale by
+        if side == "current":
+            frame.loc[:99, "support_tickets"] = 1e300  # a shift of some 1e298 σ
+        unscorable = np.isinf(frame[["total_charges", "tenure_months"]]).any(axis=1).mean()
+        path = workdir / f"{side}.{suffix}"
+        frame.to_csv(path, index=False) if suffix == "csv" else frame.to_parquet(path)
+        sides[side] = path
+
+    run = assert_ok(cli("detect_drift.py", "--reference", str(sides["reference"]), "--current",
+                        str(sides["current"]), "--out", "extreme", "--model-dir", str(model_bundle)))
+
+    result = json.loads((workdir / "extreme" / "drift.json").read_text())
+    columns = {column["column"]: column for column in result["columns"]}
+    assert columns["total_charges"]["reference"]["null_rate"] == pytest.approx(200 / 3000 + 0.01, abs=0.01)
+    assert columns["total_charges"]["reference"]["max"] == 1e308
+    assert columns["monthly_charges"]["drifted"] is False and columns["tenure_months"]["drifted"] is False
+    assert columns["prediction"]["current"]["null_rate"] == pytest.approx(unscorable)
+    assert all(column["effect_size"] is not None for column in result["columns"]), "a NaN effect size"
+    assert re.search(r"\(\+\d\.\d+e\+29\d σ\)", columns["support_tickets"]["change"]), "σ written out in full"
+    assert (workdir / "extreme" / "drift.md").is_file() and (workdir / "extreme" / "drift.html").is_file()
+    assert "No data drift" in run.stdout, run.stdout
+
+
 def test_bad_current_data_is_one_line_and_leaves_no_report(workdir: Path) -> None:
     """The CLI end to end once as a subprocess, then the whole bad-input matrix in-process (same command)."""
     frame = pd.read_csv(workdir / "training.csv")

@@ -106,6 +106,21 @@ def test_the_numeric_sample_is_bounded_uniform_and_the_moments_exact() -> None:
     assert (summary.min, summary.max, summary.rows, summary.nulls) == (0, 99_999, 100_000, 0)
 
 
+@pytest.mark.filterwarnings("error")  # numpy's overflow warnings too
+def test_moments_of_numbers_near_the_float64_limit_neither_overflow_nor_warn() -> None:
+    """Production data is not validated: ±1e308 must give the moments, not inf, NaN or an OverflowError."""
+    accumulator = NumericAccumulator(sample_size=100)
+    rng = np.random.default_rng(0)
+    batches = [np.array([1e200, 3e200, np.inf]), np.array([5e307, -1e308]), np.array([1e308, 1e308, -np.inf])]
+    for values in batches:  # the first batch's numbers are squared before the later ones raise the scale
+        accumulator.add(values, rng.random(values.size, dtype=np.float32))
+    summary = accumulator.finish()
+    finite = np.array([1e200, 3e200, 5e307, -1e308, 1e308, 1e308])
+    assert (summary.rows, summary.nulls, summary.min, summary.max) == (8, 2, -1e308, 1e308)
+    assert summary.mean == pytest.approx((finite / 1e300).mean() * 1e300)
+    assert summary.std == pytest.approx((finite / 1e300).std() * 1e300)
+
+
 def test_boolean_spellings_are_one_category(params: Params, tmp_path: Path, frame: pd.DataFrame) -> None:
     frame = frame.iloc[:6].copy()
     frame["senior_citizen"] = ["True", "FALSE", "1", "no", "yes", "maybe"]

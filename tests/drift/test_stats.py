@@ -26,6 +26,14 @@ def test_ks_and_wasserstein_match_scipy(n: int, m: int, decimals: int | None) ->
     assert wasserstein == pytest.approx(scipy_stats.wasserstein_distance(reference, current), rel=1e-9)
 
 
+@pytest.mark.filterwarnings("error")
+def test_wasserstein_across_the_whole_float64_range_is_not_nan() -> None:
+    extremes = np.array([-1e308, 1e308])
+    assert stats.ks_and_wasserstein(extremes, extremes)[2] == 0.0  # the step between them overflows
+    assert stats.ks_and_wasserstein(extremes, np.array([-1e308, 0.0]))[2] == pytest.approx(0.5e308)
+    assert stats.ks_and_wasserstein(extremes[:1], extremes[1:])[2] == np.inf  # 2e308 apart: beyond float64
+
+
 def test_sorted_quantile_matches_numpy() -> None:
     values = np.sort(np.random.default_rng(0).exponential(size=1001))
     for q in (0.0, 0.005, 0.37, 0.5, 0.995, 1.0):
