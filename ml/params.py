@@ -203,6 +203,9 @@ def parse_feature(name: str, spec: Any) -> Feature:
         raise ParamsError(f"params.yaml: '{where}type' must be one of {', '.join(FEATURE_TYPES)}, got {ftype!r}")
     low = _get(spec, "min", where, float, None)
     high = _get(spec, "max", where, float, None)
+    for key, bound in (("min", low), ("max", high)):
+        if bound is not None and math.isnan(bound):  # no value is above or below it
+            raise ParamsError(f"params.yaml: '{where}{key}' must be a number, got .nan")
     if (low is not None or high is not None) and ftype not in ("int", "float"):
         raise ParamsError(f"params.yaml: '{where}min/max' only apply to int and float features")
     if low is not None and high is not None and low > high:

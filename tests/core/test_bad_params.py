@@ -75,6 +75,10 @@ CASES = [
     BadParams("unknown feature key", _set("features.region.colour", "red"), ("'features.region.colour'",)),
     BadParams("min above max", _set("features.monthly_charges.min", 500), ("'features.monthly_charges.min'",)),
     BadParams("min on a category", _set("features.contract.min", 0), ("'features.contract.min/max'",)),
+    # YAML's .nan: every comparison with it is false, so the data schema would ignore the bound and the request
+    # schema would refuse every value (and state maximum: NaN, which is not JSON).
+    BadParams("a NaN bound", _set("features.monthly_charges.max", float("nan")),
+              ("'features.monthly_charges.max'", ".nan")),
     BadParams("category without values", _set("features.contract.values", []), ("'features.contract.values'",)),
     BadParams("duplicate categories", _set("features.region.values", ["north", "north"]),
               ("'features.region.values'",)),
