@@ -336,6 +336,21 @@ def parse_params(raw: Any, root: Path) -> Params:
     )
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads 1e-3 and 1e300 as numbers, as YAML 1.2 does (and DVC, whose `dvc params diff` reads this
+    file with ruamel): PyYAML follows YAML 1.1, whose floats need a dot, and hands `min_improvement: 1e-3` over as the
+    text '1e-3'."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)[eE][-+]?\d+$"),
+                              list("-+.0123456789"))
+
+
+def parse_yaml(text: str) -> Any:
+    """One YAML document, numbers read as YAML 1.2 reads them (see _Loader)."""
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader: plain data only, never Python objects
+
+
 def read_params_yaml(path: str | Path) -> tuple[str, Any]:
     """The text of a params file and its parsed YAML; unreadable or invalid files are one-line ParamsErrors."""
     path = Path(path)
@@ -349,7 +364,7 @@ def read_params_yaml(path: str | Path) -> tuple[str, Any]:
         raise ParamsError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
                           "save it as UTF-8") from None
     try:
-        return text, yaml.safe_load(text)
+        return text, parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

@@ -22,7 +22,7 @@ from ml.errors import ParamsError
 from ml.infer_features import Draft
 from ml.metrics import METRICS
 from ml.model import build_estimator, estimator_class
-from ml.params import category_text, parse_params
+from ml.params import category_text, parse_params, parse_yaml
 
 KINDS = {"classification": ClassifierMixin, "regression": RegressorMixin}
 DEFAULT_MODELS = {"classification": "sklearn.ensemble.HistGradientBoostingClassifier",
@@ -279,7 +279,7 @@ def rewrite_params(text: str, raw: Any, draft: Draft, data: str, root: Path) -> 
 def _check(text: str, root: Path) -> None:
     """The rewritten file must load, name a usable model and have a valid drift: section."""
     try:
-        raw = yaml.safe_load(text)
+        raw = parse_yaml(text)
     except yaml.YAMLError:
         raise ParamsError("params.yaml: cannot be rewritten line by line (is a section in flow style, "
                           "`key: {...}`? write it in block style)") from None

@@ -24,6 +24,7 @@ import yaml
 
 from ml.cli import one_line_errors
 from ml.demo_plan import round_two_change, round_two_summary
+from ml.params import read_params_yaml
 
 DEMO = Path("artifacts/demo")
 REPORTS = Path("reports/demo")
@@ -101,7 +102,7 @@ def main() -> None:
     shutil.rmtree(DEMO, ignore_errors=True)
     shutil.rmtree(REPORTS, ignore_errors=True)
     DEMO.mkdir(parents=True)
-    base = yaml.safe_load(Path("params.yaml").read_text())
+    base = read_params_yaml("params.yaml")[1]
     step("get_data.py")
     first = pr_round("round-1", write_params("round-1", base))
     change = round_two_change(base["model"])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import yaml
 
 from ml.errors import ParamsError
 from ml.model import build_pipeline
@@ -221,6 +222,22 @@ def test_a_params_file_in_another_encoding_is_one_line(tmp_path) -> None:
     path.write_bytes("# café, saved as Latin-1\ntask: classification\n".encode("latin-1"))
     with pytest.raises(ParamsError, match=r"params.yaml: not UTF-8 text \(byte 0xe9 at offset 5\); save it as UTF-8"):
         load_params(path)
+
+
+
+def test_numbers_in_exponent_form_are_numbers_as_dvc_reads_them(tmp_path) -> None:
+    """`1e-3` is a number to YAML 1.2 (and `dvc params diff`), text to PyYAML's YAML 1.1: params.yaml means the
+    number, and a quoted "1e5" category value stays text."""
+    raw = base_params()
+    raw["gate"]["min_improvement"] = "@min"
+    raw["features"]["monthly_charges"]["max"] = "@max"
+    raw["features"]["contract"]["values"] = ["@code", "month-to-month"]
+    text = yaml.safe_dump(raw).replace("'@min'", "1e-3").replace("'@max'", "1E+3").replace("'@code'", "'1e5'")
+    (tmp_path / "params.yaml").write_text(text)
+    params = load_params(tmp_path / "params.yaml")
+    assert params.gate.min_improvement == 0.001
+    assert params.feature("monthly_charges").max == 1000.0
+    assert params.feature("contract").values[0] == "1e5"
 
 
 CLI_CASES = [case for case in CASES if case.cli]
