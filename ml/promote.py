@@ -107,9 +107,13 @@ def _publish_checked(model_dir: Path, metadata: dict, comparison: dict, registry
     check_promotable(metadata, comparison, force, champion)
     if publishes_nothing(comparison, force):
         return champion
+    version = registry.next_version()
+    # The GitHub backend has no lock: a promotion that landed between the champion's check and the version number
+    # would leave this one publishing the next number on a verdict against the champion before.
+    _require_current_champion(comparison.get("champion") or {}, registry.champion())
     metadata = {
         **metadata,
-        "version": registry.next_version(),
+        "version": version,
         "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "metrics": {k: m["challenger"] for k, m in comparison["metrics"].items()},
         "comparison": gate_record(comparison),

@@ -198,6 +198,40 @@ def test_in_github_actions_a_draft_of_an_earlier_run_is_abandoned(
     assert laptop in [r["id"] for r in gh.release_list()]
 
 
+
+class _RivalLandsFirst(GitHubReleasesRegistry):
+    """A registry through which another promotion publishes while this one reads its version number: the
+    interleaving GitHub, which has no lock, allows between a promotion's champion check and its publish."""
+
+    def __init__(self, client: GitHubClient, rival: Path) -> None:
+        super().__init__(client)
+        self.rival = rival
+
+    def next_version(self) -> int:
+        if self.rival is not None:
+            rival, self.rival = self.rival, None
+            GitHubReleasesRegistry(self.client).publish(rival)
+        return super().next_version()
+
+
+def test_a_promotion_judged_against_a_champion_replaced_meanwhile_publishes_nothing(
+        gh: GitHubStandIn, registry: GitHubReleasesRegistry, client: GitHubClient, tmp_path: Path) -> None:
+    """B checked v1 as champion, then A published v2: B must not publish v3 on a verdict against v1."""
+    from ml.promote import promote
+
+    champion = read_metadata(make_bundle(tmp_path / "v1", 1))
+    registry.publish(tmp_path / "v1")
+    model = make_bundle(tmp_path / "challenger", None, seed=3)
+    comparison = {"decision": "promote", "reasons": [], "metrics": {"roc_auc": {"challenger": 0.83}},
+                  "challenger": {"artifact_sha256": read_metadata(model)["artifact_sha256"]},
+                  "champion": {"version": 1, "artifact_sha256": champion["artifact_sha256"]}}
+    racing = _RivalLandsFirst(client, make_bundle(tmp_path / "rival", 2, seed=2))
+    with pytest.raises(RegistryError, match="compared the model with champion v1, but the registry's champion is v2; "
+                                            "run compare.py again"):
+        promote(model, comparison, racing, name="churn-model")
+    assert sorted((r["tag_name"], r["draft"]) for r in gh.release_list()) == [("model-v1", False), ("model-v2", False)]
+
+
 def test_two_promotions_of_one_version_at_once_publish_it_once(gh: GitHubStandIn, tmp_path: Path) -> None:
     """Two people run promote.py at the same moment: exactly one wins, the other is told so, nothing is left over."""
     for version in (1, 2, 3):
