@@ -35,7 +35,11 @@ def _missing(value: float | None) -> bool:
 
 
 def _num(value: float | None) -> str:
-    return "–" if _missing(value) else f"{value:.4f}"
+    """4 decimals, as metrics in [0, 1] read best; an error in the millions (rmse of a price) as 4 significant
+    figures, not a 100-digit cell."""
+    if _missing(value):
+        return "–"
+    return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
 
 
 def _signed(value: float | None) -> str:

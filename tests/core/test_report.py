@@ -328,6 +328,16 @@ def test_small_deltas_and_ci_bounds_keep_three_significant_figures() -> None:
     assert table_row(comment, "| **roc_auc**")[3:5] == ["+0.00012", "[+3e-05, +0.00021]"]
 
 
+
+def test_errors_in_the_millions_read_as_four_significant_figures() -> None:
+    comparison = comparison_of(rmse=metric(2.5e99, 1.25e99, -1.5e99, -1e99, "minimize"),
+                               mae=metric(123456.25, 999999.5, 0.0, 1.0, "minimize"))
+    comparison["primary_metric"] = "rmse"
+    comment = render(comparison)
+    assert table_row(comment, "| **rmse**")[1:3] == ["2.5e+99", "1.25e+99"]
+    assert table_row(comment, "| mae")[1:3] == ["123456.2500", "999999.5000"]
+
+
 def test_without_a_champion_the_chart_and_holdout_do_not_mention_one() -> None:
     comment = render(comparison_of(champion=False))
     assert 'title "Challenger (higher is better)"' in comment and "<sub>Line: challenger.</sub>" in comment
