@@ -1,4 +1,4 @@
-"""Blue/green deploy of a model: `deploy`, `status`, `rollback` (and `down` for the host backend).
+"""Blue/green deploy of a model: `deploy`, `status`, `rollback` and `down`.
 
   python scripts/deploy.py deploy --model-dir artifacts/model            # host: uvicorn slots behind nginx
   python scripts/deploy.py deploy --version 3                            # fetched from the registry
@@ -40,7 +40,9 @@ def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--server-image", default="model-server:base", show_default=True,
                      help="compose: the model server image (the bundle is mounted into it); deploy --image wins."),
         click.option("--state-dir", default=".deploy", show_default=True, type=click.Path(file_okay=False),
-                     envvar="DEPLOY_STATE_DIR", help="Deploy state, lock, nginx prefix and slot copies."),
+                     envvar="DEPLOY_STATE_DIR",
+                     help="host, compose: deploy state, lock, nginx prefix and slot copies; kubernetes: fetched "
+                          "bundles only (its state is in the cluster) and a state file to migrate there."),
         click.option("--listen-port", default=8080, show_default=True, help="host: nginx port users call."),
         click.option("--blue-port", default=8081, show_default=True, help="host: blue slot's loopback port."),
         click.option("--green-port", default=8082, show_default=True, help="host: green slot's loopback port."),
@@ -103,11 +105,11 @@ def check_host_options(opts: dict[str, Any]) -> None:
         raise DeployError(f"--drain-timeout {opts['drain_timeout']}: must be 1 to {MAX_DRAIN_SECONDS} seconds")
 
 
-def warn_if_state_dies_with_the_job(state_dir: Path) -> None:
+def warn_if_state_dies_with_the_job(backend: str, state_dir: Path) -> None:
     """On GitHub's hosted runners the workspace goes with the job, and the deploy state in it: the next deploy
-    cannot recover an interrupted one, nor a rollback find what to go back to."""
+    cannot recover an interrupted one, nor a rollback find what to go back to. (kubernetes keeps it in the cluster.)"""
     workspace = os.environ.get("GITHUB_WORKSPACE")
-    if os.environ.get("RUNNER_ENVIRONMENT") == "github-hosted" and workspace and \
+    if backend != "kubernetes" and os.environ.get("RUNNER_ENVIRONMENT") == "github-hosted" and workspace and \
             state_dir.resolve().is_relative_to(Path(workspace).resolve()):
         warning("Deploy state is not kept", f"{state_dir} is in the workspace of a GitHub-hosted runner, which "
                 "is discarded when the job ends: run the deploy job on a self-hosted runner (DEPLOY_RUNNER) with "
@@ -120,7 +122,7 @@ def with_backend(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(**opts: Any) -> Any:
         if not opts.get("as_json"):  # stdout is the JSON then
-            warn_if_state_dies_with_the_job(Path(opts["state_dir"]))
+            warn_if_state_dies_with_the_job(opts["backend"], Path(opts["state_dir"]))
         backend = make_backend(opts)
         try:
             return func(backend, opts)
@@ -236,11 +238,9 @@ def status(backend: Backend, opts: dict[str, Any]) -> None:
 @one_line_errors
 @with_backend
 def down(backend: Backend, opts: dict[str, Any]) -> None:
-    """host, compose: stop nginx and both slots."""
-    if opts["backend"] == "kubernetes":
-        raise DeployError("down is for the host backend; use kubectl to remove kubernetes resources")
-    backend.down()  # type: ignore[attr-defined]
-    click.echo("stopped nginx and both slots")
+    """Stop both slots (host, compose: and nginx; kubernetes: scaled to zero, Services and state kept)."""
+    flow.down(backend, Path(opts["state_dir"]), log=_say)
+    click.echo("scaled both slots to zero" if opts["backend"] == "kubernetes" else "stopped nginx and both slots")
 
 
 if __name__ == "__main__":

@@ -3,19 +3,19 @@
 #   bash deploy/kubernetes/kind_e2e.sh
 # on a GitHub runner (needs docker, kind, kubectl and the project's .venv). Locally: KEEP_CLUSTER=1 keeps it.
 #
-# Builds two model versions and a broken one into images, applies deploy/kubernetes/*.yaml, then checks:
-# the first deploy adopts the running blue slot and moves v2 to green; status; rollback; a model that never
-# becomes ready is refused with traffic left where it was; a redeploy succeeds.
+# Builds two model versions and a broken one into images, applies deploy/kubernetes/*.yaml, then checks, as the
+# deploy identity of rbac-deployer.yaml and each command with an empty state directory (a fresh hosted runner: the
+# state is in the cluster): the first deploy adopts the running blue slot and moves v2 to green; status; rollback;
+# a model that never becomes ready is refused with traffic left where it was; a redeploy succeeds.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 CLUSTER=${KIND_CLUSTER:-mlops-bluegreen}
 PY=${PYTHON:-.venv/bin/python}
 WORK=$(mktemp -d)
-STATE="$WORK/state"
 
 cleanup() {
-  if [ -z "${KEEP_CLUSTER:-}" ]; then kind delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true; fi
+  if [ -z "${KEEP_CLUSTER:-}" ]; then env -u KUBECONFIG kind delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
   if [ -n "${BUILT_MODEL_DIR:-}" ]; then rm -rf model; fi
 }
@@ -89,17 +89,27 @@ step "cluster"
 kind create cluster --name "$CLUSTER" --wait 120s
 kind load docker-image --name "$CLUSTER" model-server:latest model-server:v1 model-server:v2 model-server:broken
 kubectl apply -f deploy/kubernetes/deployment-blue.yaml -f deploy/kubernetes/deployment-green.yaml \
-  -f deploy/kubernetes/service-live.yaml -f deploy/kubernetes/service-preview.yaml
+  -f deploy/kubernetes/service-live.yaml -f deploy/kubernetes/service-preview.yaml \
+  -f deploy/kubernetes/rbac-deployer.yaml
 kubectl rollout status deployment/model-blue --timeout=180s
+
+step "from here on, kubectl is the deploy identity (deploy/kubernetes/rbac-deployer.yaml) and nothing more"
+kind get kubeconfig --name "$CLUSTER" >"$WORK/kubeconfig"
+export KUBECONFIG="$WORK/kubeconfig"
+kubectl config set-credentials model-deployer --token="$(kubectl create token model-deployer --duration=1h)"
+kubectl config set-context --current --user=model-deployer
+if kubectl auth can-i delete deployment/model-blue >/dev/null; then echo "the deploy identity can delete" >&2; exit 1; fi
 expect_live v1
 
-deploy() { "$PY" scripts/deploy.py "$@" --backend kubernetes --state-dir "$STATE"; }
+# A new empty state directory for every command, as on a GitHub-hosted runner.
+deploy() { "$PY" scripts/deploy.py "$@" --backend kubernetes --state-dir "$(mktemp -d -p "$WORK")"; }
 OPTS=(--ready-timeout 180 --bake-seconds 10 --scale-down-delay 5 --latency-budget-ms 500)
 
 step "deploy v2 (blue is adopted as live, v2 goes to green)"
 deploy deploy "${OPTS[@]}" --model-dir "$WORK/v2/model" --image model-server:v2
 expect_live v2
-deploy status
+deploy status | tee "$WORK/status.txt"
+grep -q '^live: green (v2)' "$WORK/status.txt" || { echo "a fresh runner does not see v2 live" >&2; exit 1; }
 
 step "rollback to v1"
 deploy rollback

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.deploy import http
+from ml.deploy.store import LocalStateStore, StateStore
 
 
 class Backend(ABC):
@@ -47,6 +48,14 @@ class Backend(ABC):
     @abstractmethod
     def stop_slot(self, colour: str) -> None:
         """Stop the slot once no request can still be routed to it."""
+
+    @abstractmethod
+    def down(self) -> None:
+        """Stop both slots (host, compose: and nginx), taking the model off this platform."""
+
+    def state_store(self, state_dir: Path) -> StateStore:
+        """Where the deploy state lives: the state directory, unless the platform keeps it."""
+        return LocalStateStore(state_dir)
 
     def slot_version(self, colour: str) -> str | None:
         """The X-Model-Version the slot itself answers with (None when it does not answer): what it really serves,

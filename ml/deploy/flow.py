@@ -4,8 +4,9 @@ lock → recover from an interrupted deploy → start the idle slot with the new
 smoke test it directly → switch → bake (metrics of the new slot + probes through the live route) → commit,
 or switch back. Every step before the switch that fails leaves the old slot serving; a failed bake switches back,
 unless the old slot no longer answers (then the new one stays live: switching to a dead slot is an outage).
-The state file is written before each step, so a deploy killed at any point is finished off by the next one; a
-slot's record changes only when a deploy commits, so a rollback always restarts what that slot really served.
+The state (the backend's store: a file, or a ConfigMap) is written before each step, so a deploy killed at any
+point is finished off by the next one; a slot's record changes only when a deploy commits, so a rollback always
+restarts what that slot really served.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from ml.deploy.backend import Backend
 from ml.deploy.bake import BakeVerdict, bake
 from ml.deploy.errors import DeployError
 from ml.deploy.failpoints import failpoint
-from ml.deploy.lock import deploy_lock, lock_holder
 from ml.deploy.smoke import NOT_TRAFFIC, smoke_test, version_label
-from ml.deploy.state import ADOPTED, COLOURS, DeployState, load_state, now_iso, other, save_state
+from ml.deploy.state import ADOPTED, COLOURS, DeployState, now_iso, other
 
 Log = Callable[[str], None]
 
@@ -159,13 +159,14 @@ def deploy(backend: Backend, state_dir: Path, model_dir: Path, settings: DeployS
     metadata = read_metadata(model_dir)
     label = version_label(metadata)
     release = release or {}
-    with deploy_lock(state_dir, settings.lock_wait_seconds):
-        state = load_state(state_dir)
+    store = backend.state_store(state_dir)
+    with store.lock(settings.lock_wait_seconds, log):
+        state = store.load()
         state.backend = backend.name
         backend.prepare()
         recover(backend, state, log)
         _fail_over(backend, state, log)
-        save_state(state_dir, state)
+        store.save(state)
         live, live_version = state.live, state.live_version()
         idle = other(live or backend.live_colour())  # nothing live: never the colour the router points at
 
@@ -173,13 +174,13 @@ def deploy(backend: Backend, state_dir: Path, model_dir: Path, settings: DeployS
         # unfinished deploy never makes a rollback serve one version while reporting another.
         state.pending = {"event": "deploy", "colour": idle, "version": label, "stage": "starting", "pid": os.getpid(),
                          "started_at": now_iso()}
-        save_state(state_dir, state)
+        store.save(state)
 
         def finish(**event: Any) -> dict[str, Any]:
             """Every end of a deploy: `pending` cleared, the outcome recorded, bundle copies nothing names dropped."""
             state.pending = None
             entry = state.record(event="deploy", colour=idle, version=label, **event)
-            save_state(state_dir, state)
+            store.save(state)
             _prune(backend, state)
             return entry
 
@@ -191,7 +192,7 @@ def deploy(backend: Backend, state_dir: Path, model_dir: Path, settings: DeployS
         log(f"starting {label} on slot {idle}")
         try:
             state.pending["slot"] = {**backend.start_slot(idle, model_dir, release), **release, "version": label}
-            save_state(state_dir, state)
+            store.save(state)
             failpoint("after-start")
             backend.wait_ready(idle, settings.ready_timeout)
         except DeployError as exc:
@@ -206,7 +207,7 @@ def deploy(backend: Backend, state_dir: Path, model_dir: Path, settings: DeployS
         failpoint("after-smoke")
 
         state.pending["stage"] = "switching"
-        save_state(state_dir, state)
+        store.save(state)
         switch_started = now_iso()
         try:
             backend.switch(idle)
@@ -223,7 +224,7 @@ def deploy(backend: Backend, state_dir: Path, model_dir: Path, settings: DeployS
         switched_at = now_iso()
         log(f"switched live traffic to {idle} ({label})")
         state.pending["stage"] = "baking"
-        save_state(state_dir, state)
+        store.save(state)
         failpoint("after-switch")
 
         verdict = _bake(backend, idle, metadata, label, settings)
@@ -272,13 +273,14 @@ def _bake(backend: Backend, colour: str, metadata: dict[str, Any], label: str,
 def rollback(backend: Backend, state_dir: Path, settings: DeploySettings, log: Log = _quiet) -> dict[str, Any]:
     """Switch back to the other slot's version (restarted from its recorded bundle if it is down or serves
     another version), only once that slot answers as the version it reports."""
-    with deploy_lock(state_dir, settings.lock_wait_seconds):
-        state = load_state(state_dir)
+    store = backend.state_store(state_dir)
+    with store.lock(settings.lock_wait_seconds, log):
+        state = store.load()
         if not state.slots and not state.pending:
-            raise DeployError("nothing to roll back to: nothing was deployed with this state directory")
+            raise DeployError(f"nothing to roll back to: {store.where} records no deploy")
         backend.prepare()
         recover(backend, state, log)
-        save_state(state_dir, state)
+        store.save(state)
         live = state.live
         target = other(live)
         previous = state.slots.get(target)
@@ -292,14 +294,14 @@ def rollback(backend: Backend, state_dir: Path, settings: DeploySettings, log: L
         # would otherwise trust a router file naming a colour nginx never served.
         state.pending = {"event": "rollback", "colour": target, "version": previous.get("version"),
                          "stage": "switching", "slot": previous, "pid": os.getpid(), "started_at": now_iso()}
-        save_state(state_dir, state)
+        store.save(state)
         started = now_iso()
         backend.switch(target)
         state.live, state.slots[target], state.pending = target, previous, None
         entry = state.record(event="rollback", colour=target, version=previous.get("version"),
                              switch_started=started, switched_at=now_iso(), result="rolled back",
                              replaced=state.slots.get(live, {}).get("version"))
-        save_state(state_dir, state)
+        store.save(state)
         _prune(backend, state)
         log(f"rolled back: {target} ({previous.get('version')}) is live")
         return entry
@@ -328,8 +330,15 @@ def _serve_recorded(backend: Backend, colour: str, record: dict[str, Any], ready
     return record
 
 
+def down(backend: Backend, state_dir: Path, log: Log = _quiet) -> None:
+    """Stop both slots, under the deploy lock: never in the middle of someone's deploy."""
+    with backend.state_store(state_dir).lock(0, log):
+        backend.down()
+
+
 def status(backend: Backend, state_dir: Path) -> dict[str, Any]:
-    state = load_state(state_dir)
+    store = backend.state_store(state_dir)
+    state = store.load()
     slots = {}
     for colour in COLOURS:
         info = state.slots.get(colour, {})
@@ -337,5 +346,5 @@ def status(backend: Backend, state_dir: Path) -> dict[str, Any]:
                          "deployed_at": info.get("deployed_at")}
     return {"backend": state.backend or backend.name, "live": state.live, "router_live": backend.live_colour(),
             "live_version": state.live_version(), "slots": slots, "pending": state.pending,
-            "running_pid": lock_holder(state_dir),
+            "running_pid": store.holder(), "state": store.where,
             "last": state.history[-1] if state.history else None}

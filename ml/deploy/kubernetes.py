@@ -2,6 +2,9 @@
 picks the slot, and a preview Service that points at the idle slot for smoke tests. Driven by `kubectl`, so it
 works with whatever context the runner has (kind in CI, a real cluster with a kubeconfig secret).
 
+The deploy state (what is live, what each slot runs, history) and the deploy lock live in the cluster, in the
+ConfigMap <name>-deploy-state (ml/deploy/configmap_state.py), so any runner can deploy, roll back or ask for status.
+
 The model ships inside the image (one image per model version), so `start_slot` sets the image on the idle
 Deployment and scales it up; the bundle directory is still needed locally for its golden records.
 `kubectl port-forward service/…` pins one pod when it starts, so forwards are reopened after every change; it
@@ -21,8 +24,10 @@ from typing import IO, Any
 
 from ml.deploy import http
 from ml.deploy.backend import Backend
+from ml.deploy.configmap_state import ConfigMapStateStore
 from ml.deploy.errors import DeployError
 from ml.deploy.state import COLOURS
+from ml.deploy.store import StateStore
 from ml.deploy.tools import run_tool
 
 _FORWARDING = re.compile(r"Forwarding from (?:127\.0\.0\.1|\[::1\]):(\d+)")
@@ -50,9 +55,9 @@ class KubernetesBackend(Backend):
         self._switched_from: str | None = None
 
     # -- kubectl ---------------------------------------------------------------------------------------------
-    def kubectl(self, *args: str, timeout: float = 60) -> str:
+    def kubectl(self, *args: str, timeout: float = 60, stdin: str | None = None) -> str:
         cmd = [self.settings.kubectl, "--namespace", self.settings.namespace, *args]
-        return run_tool(cmd, f"kubectl {' '.join(args)}", "install kubectl or pass --kubectl", timeout)
+        return run_tool(cmd, f"kubectl {' '.join(args)}", "install kubectl or pass --kubectl", timeout, stdin=stdin)
 
     def deployment(self, colour: str) -> str:
         if colour not in COLOURS:
@@ -62,6 +67,10 @@ class KubernetesBackend(Backend):
     @property
     def preview_service(self) -> str:
         return f"{self.settings.name}-preview"
+
+    @property
+    def state_config_map(self) -> str:
+        return f"{self.settings.name}-deploy-state"
 
     def _select(self, service: str, colour: str) -> None:
         patch = {"spec": {"selector": {"app": self.settings.name, "slot": colour}}}
@@ -119,6 +128,13 @@ class KubernetesBackend(Backend):
         if colour == self._switched_from and self.settings.scale_down_delay > 0:
             time.sleep(self.settings.scale_down_delay)  # let clients of the old pods finish
         self.kubectl("scale", f"deployment/{self.deployment(colour)}", "--replicas=0")
+
+    def down(self) -> None:
+        for colour in COLOURS:
+            self.kubectl("scale", f"deployment/{self.deployment(colour)}", "--replicas=0")
+
+    def state_store(self, state_dir: Path) -> StateStore:
+        return ConfigMapStateStore(self.kubectl, self.state_config_map, self.settings.name, state_dir)
 
     def close(self) -> None:
         for service in list(self._forwards):

@@ -1,8 +1,9 @@
 """The deploy state file: which colour is live, what each slot runs, and a deploy in progress.
 
-It is what lets `status` and `rollback` work from a new process. A deploy records itself as `pending` before it
-touches anything, so a deploy killed halfway is visible to the next one, which returns traffic to `live` (the last
-colour that finished its bake) before starting over.
+It is what lets `status` and `rollback` work from a new process (the kubernetes backend keeps the same JSON in a
+ConfigMap, ml/deploy/configmap_state.py, so that works from a new runner too). A deploy records itself as
+`pending` before it touches anything, so a deploy killed halfway is visible to the next one, which returns traffic
+to `live` (the last colour that finished its bake) before starting over.
 """
 
 from __future__ import annotations
@@ -56,16 +57,19 @@ def state_path(state_dir: str | Path) -> Path:
 
 def load_state(state_dir: str | Path) -> DeployState:
     path = state_path(state_dir)
-    if not path.exists():
-        return DeployState()
+    return parse_state(path.read_text(encoding="utf-8"), str(path)) if path.exists() else DeployState()
+
+
+def parse_state(text: str, where: str) -> DeployState:
+    """The state in `text` (JSON), checked; `where` names its origin (a file, a ConfigMap) in the one-line error."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(text)
         _check_shape(raw)
     except ValueError as exc:
-        raise DeployError(f"{path}: unreadable deploy state ({exc}); fix or delete it") from None
+        raise DeployError(f"{where}: unreadable deploy state ({exc}); fix or delete it") from None
     state = DeployState(**{k: raw[k] for k in DeployState.__dataclass_fields__ if k in raw})
     if state.live not in (None, *COLOURS):
-        raise DeployError(f"{path}: live colour must be blue or green, got {state.live!r}")
+        raise DeployError(f"{where}: live colour must be blue or green, got {state.live!r}")
     return state
 
 
@@ -82,3 +86,7 @@ def _check_shape(raw: Any) -> None:
 
 def save_state(state_dir: str | Path, state: DeployState) -> Path:
     return write_json_atomic(state_path(state_dir), asdict(state))
+
+
+def state_json(state: DeployState) -> str:
+    return json.dumps(asdict(state), indent=2, sort_keys=True, default=str)

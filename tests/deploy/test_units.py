@@ -249,8 +249,6 @@ def test_cli_refuses_ambiguous_or_impossible_requests_in_one_line(tmp_path):
 
     state = ("--state-dir", str(tmp_path / "state"))
     assert_one_line_error(run_script("deploy.py", "deploy", *state, cwd=tmp_path), "exactly one of --model-dir")
-    assert_one_line_error(run_script("deploy.py", "down", "--backend", "kubernetes", *state, cwd=tmp_path),
-                          "down is for the host")
     assert_one_line_error(run_script("deploy.py", "rollback", *state, cwd=tmp_path), "nothing to roll back to")
     assert not (tmp_path / "state" / "nginx-router").exists()  # refused before starting anything
 
