@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ml.deploy import http
+from ml.deploy import configmap_state, http
 from ml.deploy.configmap_state import LOCK_KEY, STATE_KEY
 from ml.deploy.kubernetes import KubernetesBackend, KubernetesSettings
+from ml.deploy.state import DeployState
 from tests.conftest import REPO, assert_ok, assert_one_line_error, run_script, script_env
 from tests.deploy.bundles import copy_as_version
 from tests.deploy.hostenv import refused, stand_in_path, wait_until
@@ -450,6 +451,27 @@ def test_rollback_refuses_a_slot_that_answers_another_version_than_recorded(clus
     assert cluster.state()["services"]["model"] == "blue"
     assert cluster.state()["deployments"]["model-green"]["replicas"] == 0  # restarted, found wrong, stopped again
     assert cluster.answering() == "v8"
+
+
+def test_the_lease_is_renewed_through_a_long_step_and_the_deploy_still_writes_after(cluster, monkeypatch, tmp_path):
+    """A readiness wait or bake longer than the lease: renewals keep it, and go through the same resourceVersion
+    as the deploy's own writes (which would otherwise conflict with its own renewals)."""
+    for key, value in cluster.fake_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(configmap_state, "RENEW_SECONDS", 0.3)
+    store = KubernetesBackend(KubernetesSettings(namespace="ml")).state_store(tmp_path / "runner")
+
+    def renewed_at() -> str:
+        return json.loads(cluster.config_map()[LOCK_KEY])["renewed_at"]
+
+    with store.lock(0, print):
+        taken = renewed_at()
+        assert wait_until(lambda: renewed_at() != taken, 5)
+        store.save(DeployState(live="blue"))   # on the version the renewer wrote
+        saved = renewed_at()
+        assert wait_until(lambda: renewed_at() != saved, 5)  # the renewer goes on from the version the save wrote
+        store.save(DeployState(live="green"))
+    assert cluster.deploy_state()["live"] == "green" and LOCK_KEY not in cluster.config_map()
 
 
 def test_a_port_forward_keeps_answering_after_many_connections(cluster, monkeypatch):
