@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -142,14 +143,25 @@ def test_a_deploys_own_checks_are_answered_but_not_logged(server, trained):
 
 
 def test_the_log_rotates_by_size(server, trained):
+    log_dir = trained.root / "logs" / "predictions"
+
+    def logged() -> tuple[list, Counter]:
+        """The log files, and how often each record's features appear in them."""
+        files = sorted(log_dir.glob("*.jsonl"))
+        lines = [line for path in files for line in path.read_text(encoding="utf-8").splitlines()]
+        return files, Counter(json.dumps(json.loads(line)["features"], sort_keys=True) for line in lines)
+
     records = trained.holdout_records(40)
+    wanted = Counter(json.dumps(record, sort_keys=True) for record in records * 3)
+    files_before, before = logged()  # earlier tests logged to the same directory, some of these records too
     for _ in range(3):
         assert server.post("/predict/batch", {"instances": records}).status_code == 200
-    time.sleep(0.5)
-    files = sorted((trained.root / "logs" / "predictions").glob("*.jsonl"))
-    assert len(files) >= 3  # 120 records of ~300 bytes with a 4096-byte limit
+    deadline = time.monotonic() + 10
+    while (logged()[1] - before) != wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    files, after = logged()
+    assert after - before == wanted  # each of the 120 batch records logged once
+    assert len(set(files) - set(files_before)) >= 3  # 120 records of ~300 bytes with a 4096-byte limit
     for path in files:
         size = path.stat().st_size
         assert size <= 4096 or path.read_text(encoding="utf-8").count("\n") == 1
-        for line in path.read_text(encoding="utf-8").splitlines():  # one record per line, whatever it holds
-            json.loads(line)  # whole lines only
