@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -210,13 +212,25 @@ def test_promote_refuses_a_misshapen_comparison_in_one_line(with_champion: Works
     assert registry_state(ws) == ([1], 1, [])
 
 
+def until_blocked(lock: Path, pid: int, finished: Callable[[], bool], timeout: float = 60) -> None:
+    """Wait until process pid waits for lock's flock, read from the kernel's table of locks (Linux's /proc/locks,
+    as ml/deploy/lock.py reads it); fail if it finishes first, or never gets that far."""
+    info = lock.stat()
+    file_id = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+
+    def blocked() -> bool:  # a waiter's line: "1: -> FLOCK  ADVISORY  WRITE 4243 08:01:1234 0 EOF"
+        return any(fields[1:3] == ["->", "FLOCK"] and fields[5:7] == [str(pid), file_id]
+                   for fields in map(str.split, Path("/proc/locks").read_text().splitlines()))
+
+    deadline = time.monotonic() + timeout
+    while not blocked() and not finished() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert blocked(), f"pid {pid} {'went on' if finished() else 'did not get that far'} without waiting for {lock}"
+
+
 def test_a_promotion_waits_for_the_one_holding_the_registry(with_model: Workspace) -> None:
     """Checking the champion a comparison was judged against, numbering and publishing are one step: a second
     promotion in between would publish a verdict about a champion already replaced."""
-    import subprocess
-    import sys
-    import time
-
     from tests.conftest import SCRIPTS, script_env
 
     ws = with_model
@@ -225,8 +239,8 @@ def test_a_promotion_waits_for_the_one_holding_the_registry(with_model: Workspac
     with registry.exclusive():
         waiting = subprocess.Popen([sys.executable, str(SCRIPTS / "promote.py")], cwd=ws.root, env=script_env(),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2.0)
-        assert waiting.poll() is None and registry.champion() is None  # held: it has not published
+        until_blocked(ws.registry / ".lock", waiting.pid, lambda: waiting.poll() is not None)
+        assert registry.champion() is None  # held: it has not published
     out, err = waiting.communicate(timeout=60)
     assert waiting.returncode == 0, err
     assert "v1" in out and registry_state(ws) == ([1], 1, [])
@@ -306,8 +320,8 @@ def test_a_publish_killed_midway_is_never_a_version_and_the_next_publish_clears_
             (staging,) = ws.registry.glob(".publish-*")
             assert registry_state(ws) == ([1], 1, [staging.name]) and LocalRegistry(ws.registry).next_version() == 2
             waiting = pool.submit(LocalRegistry(ws.registry).publish, bundle)
-            time.sleep(1.0)
-            assert not waiting.done() and staging.is_dir(), "a publish in progress must be waited for, not cleared"
+            until_blocked(ws.registry / ".lock", os.getpid(), waiting.done)
+            assert staging.is_dir(), "a publish in progress must be waited for, not cleared"
         finally:
             killed.kill()
             killed.wait()
@@ -323,7 +337,7 @@ def test_a_crash_while_writing_the_card_registers_nothing(with_champion: Workspa
         raise RuntimeError("template error")
 
     monkeypatch.setattr("ml.promote.render_model_card", broken_card)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="template error"):
         promote(ws.model, comparison, LocalRegistry(ws.registry), force=True, name="test-model")
     assert registry_state(ws) == ([1], 1, [])
 
