@@ -102,6 +102,42 @@ def test_fetch_production_data_cli_reports_a_bad_url_in_one_line(tmp_path):
     assert result.output.strip().splitlines() == ["Error: 'ftp://x/y': not an http(s) URL"]
 
 
+
+@pytest.mark.parametrize("served, saved", [
+    ("export/batch.csv", "current.csv"),          # a table export keeps its ending: the reader goes by it
+    ("export/batch.parquet", "current.parquet"),
+    ("logs/today.jsonl", "current.jsonl"),
+    ("api/recent", "current.jsonl"),              # no ending: a prediction log, as --out says
+])
+def test_production_data_keeps_the_urls_format_and_detect_drift_reads_it(server, tmp_path, served, saved):
+    import pandas as pd
+
+    url, www, _ = server
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", "a"]})
+    target = www / served
+    target.parent.mkdir(parents=True)
+    if served.endswith(".parquet"):
+        frame.to_parquet(target)
+    elif served.endswith(".csv"):
+        frame.to_csv(target, index=False)
+    else:
+        target.write_text("".join(json.dumps({"features": row}) + "\n" for row in frame.to_dict("records")))
+    outputs = tmp_path / "github_output"
+    result = CliRunner().invoke(_script("fetch_production_data"), ["--url", f"{url}/{served}?sig=abc",
+                                                                   "--out", str(tmp_path / "current.jsonl")],
+                                env={"GITHUB_OUTPUT": str(outputs)})
+    assert result.exit_code == 0, result.output
+    assert outputs.read_text() == f"path={tmp_path / saved}\n"
+    assert sorted(p.name for p in tmp_path.glob("current*")) == [saved]
+
+    from ml.drift.readers import iter_batches
+    from ml.params import parse_feature
+
+    features = (parse_feature("x", {"type": "float"}), parse_feature("c", {"type": "category", "values": ["a", "b"]}))
+    (batch,) = iter_batches(tmp_path / saved, features, "classification")
+    assert batch.rows == 3 and batch.columns["x"].tolist() == [1.0, 2.0, 3.0]
+
+
 def test_outputs_use_a_heredoc_for_multiline_values(tmp_path):
     out = tmp_path / "output"
     write_outputs({"promote": True, "body": "line 1\nline 2", "empty": None}, env={"GITHUB_OUTPUT": str(out)})
