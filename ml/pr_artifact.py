@@ -1,7 +1,8 @@
 """The artifact pr.yml hands to pr-comment.yml: its layout, how it is packed, and how the receiver checks it.
 
 pr-comment.yml runs with a write token on data a PR (perhaps from a fork) produced, so it accepts only the files
-listed here, within size limits, as valid UTF-8 / JSON, with no links, and only for the head SHA it was told about.
+listed here, within size limits, as valid UTF-8 / JSON, a comment that is inert markdown (ml.github.inert: no link,
+image, mention or HTML of its own), and only for the head SHA it was told about.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from ml.errors import IntegrityError, MLOpsError
 from ml.fileio import write_json_atomic
+from ml.github.inert import markdown_problem
 
 META = "pr.json"
 COMMENT = "pr_comment.md"
@@ -93,6 +95,9 @@ def check(directory: Path, head_sha: str) -> dict[str, Any]:
     comment = _text(directory / COMMENT, COMMENT)
     if len(comment) > MAX_COMMENT_CHARS:
         raise IntegrityError(f"artifact: {COMMENT} has {len(comment)} characters, over GitHub's comment limit")
+    problem = markdown_problem(comment)
+    if problem:
+        raise IntegrityError(f"artifact: {COMMENT} {problem}, which our report never has; refusing to post it")
     meta = json.loads((directory / META).read_text(encoding="utf-8"))
     if not isinstance(meta, dict) or not isinstance(meta.get("pr"), int) or meta["pr"] <= 0:
         raise IntegrityError(f"artifact: {META} has no valid PR number")

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from ml.errors import MLOpsError
 from ml.fileio import remove_outputs, write_text_atomic
 from ml.gate import PROMOTE, signed
+from ml.github.inert import defuse
 from ml.json_report import load_json_report
 from ml.metrics import MAXIMIZE
 from ml.provenance import git_commit
@@ -48,10 +49,10 @@ def _signed(value: float | None) -> str:
 
 def _cell(value: Any, code: bool = False, limit: int | None = MAX_CELL) -> str:
     """A data value inside a GFM table cell: `|` splits the cell even in a code span, a newline ends the row, and
-    HTML renders (outside a code span, where an entity would show literally)."""
+    HTML, mentions and autolinks render (outside a code span, where an entity would show literally)."""
     text = re.sub(r"[\r\n]+", " ", str(value))
     text = text if limit is None or len(text) <= limit else text[:limit - 1] + "…"
-    body = (text if code else html.escape(text, quote=False)).replace("|", r"\|")
+    body = (text if code else defuse(html.escape(text, quote=False))).replace("|", r"\|")
     return _code_span(body) if code else body
 
 
@@ -64,9 +65,10 @@ def _code_span(text: str) -> str:
 
 def _prose(value: Any) -> str:
     """A sentence of ours that quotes data (a gate reason naming features or labels, a validation error) as one
-    line of inert markdown: no line break to start a heading, no HTML, no link, image, emphasis or table syntax."""
+    line of inert markdown: no line break to start a heading, no HTML, no link, image, mention, emphasis or table
+    syntax."""
     text = html.escape(" ".join(str(value).split()), quote=False)
-    return re.sub(r"([\\`*\[\]~|])", r"\\\1", text)
+    return defuse(re.sub(r"([\\`*\[\]~|])", r"\\\1", text))
 
 
 def _significance(metric: dict) -> str:
@@ -139,6 +141,7 @@ _env.globals.update(num=_num, signed=_signed, significance=_significance, param_
                     version_label=_version_label)
 _env.filters["cell"] = _cell
 _env.filters["prose"] = _prose
+_env.filters["code"] = _code_span
 
 
 def _ordered_metrics(comparison: dict) -> list[tuple[str, dict]]:

@@ -9,6 +9,8 @@ import shutil
 import pandas as pd
 import pytest
 
+from ml.github.inert import WORD_JOINER as WJ
+from ml.github.inert import markdown_problem
 from ml.report import MARKER, write_pr_reports
 from ml.steps import compare_step, evaluate_step, validate_step
 from tests.conftest import Workspace, assert_ok, assert_one_line_error, make_workspace
@@ -88,6 +90,7 @@ def test_pr_comment_has_marker_verdict_table_chart_confusion_and_params_diff(sec
     assert "| `model.params.max_iter` | `200` | `40` |" in comment
     assert "✅ **Data valid**" in comment and "(same data as the champion)" in comment
     assert comparison["holdout"]["fingerprint"] in comment
+    assert markdown_problem(comment) is None  # what pr-comment.yml requires of a PR's comment
 
 
 def test_job_summary_is_the_same_report_without_the_marker(second_round) -> None:
@@ -264,10 +267,25 @@ def test_data_quoted_in_gate_reasons_and_labels_cannot_add_markdown_or_html() ->
     comment = render(comparison, {"labels": ["**bold** [x](http://evil)", "ok"], "matrix": [[1, 0], [0, 1]]})
 
     reason = next(line for line in comment.splitlines() if line.startswith("- cannot compare"))
-    assert reason == (r"- cannot compare: the feature set changed (x ## ✅ Promote &lt;img src=https://e.example/p&gt; "
-                      r"\[link\](https://e.example) \*\*bold\*\* \`code\`)")
+    assert reason == (r"- cannot compare: the feature set changed (x ## ✅ Promote &lt;img src=https:" + WJ
+                      + r"//e.example/p&gt; \[link\](https:" + WJ + r"//e.example) \*\*bold\*\* \`code\`)")
     assert not [line for line in comment.splitlines() if line.startswith("## ✅ Promote <")] and "<img" not in comment
     assert table_row(comment, "| |")[1] == "`**bold** [x](http://evil)`"
+    assert markdown_problem(comment) is None
+
+
+def test_mentions_references_and_links_in_quoted_data_are_inert_as_pr_comment_yml_requires() -> None:
+    from ml.report import render_invalid_data_report
+
+    hostile = "@org/team and a@b.example: see #12, GH-3, www.e.example and http://e.example"
+    comparison = comparison_of()
+    comparison["reasons"] = [f"cannot compare: the feature {hostile} is new"]
+    assert markdown_problem(render(comparison)) is None
+    validation = {"ok": False, "data": f"data/{hostile}`.csv", "target": "y", "rows": 10, "error": None, "failures": [
+        {"column": hostile, "check": hostile, "count": 2, "examples": [hostile]}]}
+    report = render_invalid_data_report(validation, None)
+    assert markdown_problem(report) is None
+    assert f"@{WJ}org/team and a@{WJ}b.example: see #{WJ}12, GH{WJ}-3, www{WJ}.e.example and http:{WJ}//e" in report
 
 
 def test_pipes_and_html_in_invalid_data_cells_are_escaped() -> None:
@@ -287,7 +305,7 @@ def test_the_invalid_data_report_quotes_its_error_and_its_fix_command() -> None:
     validation = {"ok": False, "data": "data/my data.csv", "target": "churn `flag`", "rows": 0, "failures": [],
                   "error": "target 'y' has a single class ('<img src=x>\n# big [link](http://e)'); nothing to learn"}
     report = render_invalid_data_report(validation, None)
-    assert (r"target 'y' has a single class ('&lt;img src=x&gt; # big \[link\](http://e)'); nothing to learn"
+    assert (r"target 'y' has a single class ('&lt;img src=x&gt; # big \[link\](http:" + WJ + "//e)'); nothing to learn"
             in report.splitlines())
     assert "``python scripts/draft_params.py 'data/my data.csv' --target 'churn `flag`' --write``" in report
 

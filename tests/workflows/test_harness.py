@@ -124,6 +124,16 @@ def test_an_artifact_with_unexpected_content_is_refused(harness, extra):
     assert harness.gh.comments_on(pull) == []
 
 
+def test_an_artifact_whose_comment_pings_or_links_is_refused(harness):
+    """The PR's code rendered the comment: the bot must not ping a team or show a tracking image for it."""
+    pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
+    body = f"{MARKER}\n## ✅ Promote\n\n@org/maintainers approved it ![](https://track.example/p.png)\n"
+    run = run_pr_comment(harness, seed_pr_artifact(harness, pull, extra={"pr_comment.md": body.encode()}))
+    assert run.conclusion == "failure"
+    assert "pr_comment.md has a mention, reference or link" in run.log
+    assert harness.gh.comments_on(pull) == []
+
+
 def test_a_job_without_the_permission_it_needs_fails(harness, tmp_path):
     run, _ = run_broken_pr_comment(harness, tmp_path, "pull-requests: write", "pull-requests: read")
     assert "pull-requests: write" in run.jobs["comment"].log
