@@ -151,16 +151,16 @@ def start_naive(model_dir: Path, params_path: Path) -> Server:
 
 def naive_app():
     """The tutorial server: pydantic body model, a DataFrame per request, predict and predict_proba."""
-    import joblib
     import pandas as pd
     from fastapi import FastAPI
     from pydantic import create_model
 
+    from ml.bundle import load_bundle
     from ml.data import model_frame
     from ml.params import load_params
 
     params = load_params(os.environ["PARAMS"])
-    model = joblib.load(Path(os.environ["MODEL_DIR"]) / "model.joblib")
+    model, _ = load_bundle(os.environ["MODEL_DIR"])  # sha256-checked first: joblib.load runs the file's code
     types = {"int": int, "float": float, "bool": bool, "category": str}
     Record = create_model("Record", **{f.name: (types[f.type] | None, ...) for f in params.features})  # noqa: N806
     app = FastAPI()
@@ -309,15 +309,15 @@ def check_answer(port: int, path: str, body: bytes, expected_probability: float)
 
 def batch_throughput(port: int, records: list[dict[str, Any]], model_dir: Path, params_path: Path,
                      repeats: int) -> dict[str, float]:
-    import joblib
     import pandas as pd
     from threadpoolctl import threadpool_limits
 
+    from ml.bundle import load_bundle
     from ml.data import model_frame
     from ml.params import load_params
 
     params = load_params(params_path)
-    pipeline = joblib.load(model_dir / "model.joblib")
+    pipeline, _ = load_bundle(model_dir)
     frame = model_frame(pd.DataFrame.from_records(records), params)
     with threadpool_limits(1):  # the server's model thread uses one thread too
         pipeline.predict_proba(frame)
@@ -358,9 +358,9 @@ def main() -> None:
 
     HTTP["implementation"] = args.http
     sys.path.insert(0, str(REPO))
-    import joblib
     import pandas as pd
 
+    from ml.bundle import load_bundle
     from ml.data import model_frame
     from ml.params import load_params
 
@@ -374,7 +374,7 @@ def main() -> None:
         os.chdir(params_path.parent)  # params.yaml paths are relative to its directory's root
         params = load_params(params_path)
         records = complete_records(model_dir, params_path, max(BATCH_ROWS, 256))
-        pipeline = joblib.load(model_dir / "model.joblib")
+        pipeline, _ = load_bundle(model_dir)
         probability = float(pipeline.predict_proba(model_frame(pd.DataFrame([records[0]]), params))[0, -1])
         bodies = [json.dumps(r).encode() for r in records[:256]]
         results: dict[str, Any] = {"cpus": os.cpu_count(), "clients": args.clients, "http": args.http, "servers": {}}

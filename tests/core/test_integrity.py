@@ -118,3 +118,24 @@ def test_compare_refuses_a_champion_whose_metadata_has_the_wrong_shape(with_cham
 
     assert_one_line_error(ws.run("compare.py"), str(path), "'features' must be a list")
     assert not (ws.reports / "comparison.json").exists()
+
+
+def test_the_serving_benchmark_refuses_a_tampered_model_too(tmp_path: Path, trained_model: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """benchmarks/model_server.py --model-dir DIR loads any bundle it is pointed at: the same check as the server."""
+    import importlib.util
+    import shutil
+
+    bundle = shutil.copytree(trained_model, tmp_path / "model")
+    flip_a_byte(bundle / ARTIFACT)
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "model_server.py"
+    spec = importlib.util.spec_from_file_location("bench_model_server", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    params = trained_model.parent.parent / "params.yaml"
+    monkeypatch.setenv("PARAMS", str(params))
+    monkeypatch.setenv("MODEL_DIR", str(bundle))
+    with pytest.raises(IntegrityError, match="does not match"):
+        benchmark.naive_app()
+    with pytest.raises(IntegrityError, match="does not match"):
+        benchmark.batch_throughput(0, [], bundle, params, 1)
