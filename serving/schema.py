@@ -78,12 +78,12 @@ class RequestSchema:
         self._categories = () if reject else tuple(
             (f.name, frozenset(f.values)) for f in features if f.type == "category")
 
-    def record(self, body: bytes) -> dict[str, Any]:
+    def record(self, body: bytes | str) -> dict[str, Any]:
         """Raises pydantic.ValidationError; `error_details` turns it into the 422 body."""
         _refuse_more_fields(body, 2 * len(self.features), RECORD)
         return self._record.validate_json(body)
 
-    def batch(self, body: bytes) -> list[dict[str, Any]]:
+    def batch(self, body: bytes | str) -> list[dict[str, Any]]:
         _refuse_more_fields(body, 2 * (self.max_batch * len(self.features) + 1), BATCH)  # +1: "instances"
         return self._batch.validate_json(body)["instances"]
 
@@ -110,11 +110,11 @@ class _TooManyFields(Exception):
     pass
 
 
-def _refuse_more_fields(body: bytes, limit: int, title: str) -> None:
+def _refuse_more_fields(body: bytes | str, limit: int, title: str) -> None:
     """Refuse a body with far more JSON object keys (`limit`: twice what a valid one has) before pydantic-core sees
     it: it reports (and keeps the input of) every unknown field, so 8 MB of `"k1":1,"k2":1,…` cost seconds of the
     event loop, 1.6 GB and a 60 MB answer. Every key is followed by a colon: few colons prove few keys."""
-    if body.count(b":") <= limit:
+    if body.count(b":" if isinstance(body, bytes) else ":") <= limit:
         return
     count = 0
 
