@@ -17,6 +17,9 @@ from ml.params import Params, load_params, reject_unknown
 
 UNSEEN_POLICIES = ("accept", "reject")
 DISABLED = ("", "off", "none", "false")
+# The host deploy's nginx pair lets bodies up to this through (client_max_body_size 8m in deploy/nginx): a larger
+# max_body_bytes could never be used there.
+MAX_BODY_CEILING = 8 * 1024 * 1024
 PREDICTION_LOG_DIR = "logs/predictions"  # the default; relative paths are relative to the repository root
 
 # Environment variable -> (serving key it overrides, or None for variables without a params.yaml key).
@@ -49,12 +52,14 @@ class Settings:
     model_threads: int
 
 
-def _int(raw: dict[str, Any], key: str, default: int, low: int, source: Callable[[str], str]) -> int:
+def _int(raw: dict[str, Any], key: str, default: int, low: int, source: Callable[[str], str],
+         high: int | None = None) -> int:
     value = raw.get(key, default)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ParamsError(f"{source(key)} must be an integer >= {low}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        within = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise ParamsError(f"{source(key)} must be an integer {within}, got {value!r}")
     return value
 
 
@@ -123,7 +128,7 @@ def settings_from(params: Params, environ: Mapping[str, str]) -> Settings:
         prediction_log_dir=_optional_path(raw.get("prediction_log_dir", PREDICTION_LOG_DIR), params),
         prediction_log_max_bytes=_int(raw, "prediction_log_max_bytes", 10_000_000, 1024, source),
         prediction_log_flush_seconds=_float(raw, "prediction_log_flush_seconds", 0.5, 0.0, source),
-        max_body_bytes=_int(raw, "max_body_bytes", 8_000_000, 1024, source),
+        max_body_bytes=_int(raw, "max_body_bytes", 8_000_000, 1024, source, MAX_BODY_CEILING),
         model_threads=_int(raw, "model_threads", 1, 1, source),
     )
 

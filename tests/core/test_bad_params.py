@@ -290,6 +290,7 @@ def test_bad_params_leave_no_stale_reports(workspace: Workspace) -> None:
 @pytest.mark.parametrize(("section", "says"), [
     ({"foo": 1}, "'serving.foo'"),
     ({"max_batch": "lots"}, "max_batch"),
+    ({"max_body_bytes": 10_000_000}, "max_body_bytes' must be an integer between 1024 and 8388608, got 10000000"),
 ])
 def test_the_first_step_checks_the_serving_section(workspace: Workspace, section: dict, says: str) -> None:
     """Else a typo there passes the PR and the release, and fails the deploy of the merged model."""

@@ -59,6 +59,25 @@ def test_the_prediction_log_keeps_production_traffic_outside_the_checkout(live_e
     assert not (live_env.params.parent / "logs").exists() and not (live_env.root / "logs").exists()
 
 
+def test_bodies_up_to_the_servers_limit_pass_nginx_and_larger_ones_get_its_json_413(live_env):
+    """nginx's default client_max_body_size (1m) would answer a valid 2 MB request with an HTML error page, and a
+    body nginx spills to a temp file fails when it runs as root: every body up to the model server's limit reaches
+    it, and a larger one gets the same JSON 413 the server gives."""
+    import json
+
+    import requests
+
+    url = f"http://127.0.0.1:{live_env.listen_port}/predict"
+    record = json.dumps(golden(live_env.base_bundle)[0]["features"])
+    padded = record[:-1] + " " * 2_000_000 + "}"  # valid JSON, 2 MB
+    ok = requests.post(url, data=padded, headers={"Content-Type": "application/json"}, timeout=30)
+    assert ok.status_code == 200 and ok.headers["x-model-version"] == "v1", ok.text[:200]
+    for size, says in ((8_100_000, "8000000"), (9_000_000, "8388608")):  # the server's limit, then nginx's
+        too_big = requests.post(url, data=record[:-1] + " " * size + "}",
+                                headers={"Content-Type": "application/json"}, timeout=30)
+        assert too_big.status_code == 413 and too_big.json() == {"detail": f"request body exceeds {says} bytes"}
+
+
 @pytest.mark.parametrize(("name", "spoil", "extra", "needles"), [
     ("tampered", tamper_artifact, (), ("v90 not deployed", "will not become ready", "sha256")),
     ("refused-input", unservable_golden, (), ("v92 not deployed", "smoke test failed", "422")),
