@@ -9,7 +9,9 @@ and the warm-up calls succeeded.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -63,6 +65,19 @@ def model_params(metadata: dict[str, Any], deploy: Params) -> Params:
     return replace(deploy, task=task, features=features)
 
 
+def private_cache_dir(path: Path) -> Path:
+    """The cache directory, made if need be, refused when another user could write to it: whoever can rename its
+    entries can swap a fetched bundle (artifact and metadata alike, so the sha256 still matches) before it loads,
+    and a bundle is a pickle. The default lives in the shared temp directory, where anyone may create it first."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()  # of where a link leads: settings resolve the path, so its owner is the one that counts
+    if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        why = f"owned by uid {info.st_uid}" if info.st_uid != os.geteuid() else f"mode {stat.S_IMODE(info.st_mode):o}"
+        raise MLOpsError(f"model cache {path}: {why}, so another user could swap the model before it loads; "
+                         "set MODEL_CACHE_DIR to a directory only this user can write")
+    return path
+
+
 def fetch_from_registry(settings: Settings) -> Path:
     registry = open_registry(settings.params)
     version = settings.model_version
@@ -71,9 +86,8 @@ def fetch_from_registry(settings: Settings) -> Path:
         if champion is None:
             raise RegistryError("the registry has no champion yet: promote a model or set MODEL_DIR")
         version = champion.version
-    settings.model_cache_dir.mkdir(parents=True, exist_ok=True)
-    # A private directory: several servers may share the cache directory.
-    dest = Path(tempfile.mkdtemp(dir=settings.model_cache_dir, prefix=f"v{version}-"))
+    # A private directory per server: several servers may share the cache directory.
+    dest = Path(tempfile.mkdtemp(dir=private_cache_dir(settings.model_cache_dir), prefix=f"v{version}-"))
     try:
         return registry.fetch(version, dest)
     except BaseException:

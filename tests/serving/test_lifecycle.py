@@ -163,6 +163,33 @@ def test_without_model_dir_the_registry_champion_or_a_chosen_version_is_served(t
     assert list(cache.iterdir()) == []  # and removed it on shutdown
 
 
+
+@pytest.mark.parametrize("unsafe", ["world-writable", "another user's, behind a link"])
+def test_a_model_cache_another_user_could_write_to_is_refused(trained, tmp_path, unsafe):
+    """Whoever can rename entries in the cache can swap a fetched bundle, metadata and all, before it loads."""
+    workspace = tmp_path / "ws"
+    shutil.copytree(trained.root, workspace, ignore=shutil.ignore_patterns("logs", "server-*.log"))
+    LocalRegistry(workspace / "registry").publish(trained.model_dir)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    cache = shared
+    if unsafe == "world-writable":
+        shared.chmod(0o777)
+    else:  # e.g. /tmp/mlops-serving-models made first by someone else, as a link to their own directory
+        if os.geteuid() != 0:
+            pytest.skip("making a directory another user's needs root")
+        os.chown(shared, 65534, 65534)
+        cache = tmp_path / "cache"
+        cache.symlink_to(shared)
+    server = Server(workspace, PARAMS=str(workspace / "params.yaml"), MODEL_CACHE_DIR=str(cache),
+                    PREDICTION_LOG_DIR="off")
+    try:
+        assert_never_ready(server, f"model cache {shared}", "MODEL_CACHE_DIR")
+    finally:
+        server.stop()
+    assert list(shared.iterdir()) == []  # nothing was fetched into it
+
+
 def test_an_unpromoted_regression_model(trained_regression):
     server = trained_regression.serve(PREDICTION_LOG_DIR="off").ready()
     try:
