@@ -99,7 +99,8 @@ def check(directory: Path, head_sha: str) -> dict[str, Any]:
     if problem:
         raise IntegrityError(f"artifact: {COMMENT} {problem}, which our report never has; refusing to post it")
     meta = json.loads((directory / META).read_text(encoding="utf-8"))
-    if not isinstance(meta, dict) or not isinstance(meta.get("pr"), int) or meta["pr"] <= 0:
+    number = meta.get("pr") if isinstance(meta, dict) else None
+    if not isinstance(number, int) or isinstance(number, bool) or number <= 0:  # JSON true is an int to Python
         raise IntegrityError(f"artifact: {META} has no valid PR number")
     if str(meta.get("head_sha", "")).lower() != head_sha:
         raise IntegrityError(f"artifact: {META} is for commit {str(meta.get('head_sha'))[:12]}, but the run was for "

@@ -106,6 +106,15 @@ def test_an_artifact_claiming_another_pr_number_cannot_redirect_the_comment(harn
     assert harness.gh.comments_on(victim) == [] and harness.gh.comments_on(pull) == []
 
 
+
+@pytest.mark.parametrize("number", [True, 0, "7"])
+def test_an_artifact_without_a_pr_number_is_refused_by_its_check(harness, number):
+    pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
+    run = run_pr_comment(harness, seed_pr_artifact(harness, number))
+    assert run.conclusion == "failure" and "artifact: pr.json has no valid PR number" in run.log
+    assert harness.gh.comments_on(pull) == []
+
+
 def test_prs_sharing_a_head_commit_each_get_their_own_report(harness):
     """One branch proposed into two bases: two pr.yml runs on the same SHA, each report on its own PR."""
     first = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]
