@@ -121,10 +121,28 @@ class ConfigMapStateStore(StateStore):
         try:
             out = self.kubectl(verb, "-f", "-", "-o", "json", stdin=json.dumps(manifest))
         except DeployError as exc:
+            if self._landed(data):
+                return
             if any(reason in str(exc) for reason in _LOST_RACE):
                 raise StateConflict(f"{self.where} was changed by another deploy since this one read it") from None
             raise
         self._data, self._version = _data_and_version(out, self.where)
+
+    def _landed(self, data: dict[str, str]) -> bool:
+        """Whether a write that failed went through all the same (kubectl timed out or lost its connection after the
+        API server applied it): the ConfigMap then holds exactly `data`, our lease and all, at a version we never
+        saw. Taken for another deploy's write, it would fail our next save and end the lease's renewals."""
+        try:
+            out = self.kubectl("get", "configmap", self.name, "-o", "json", "--ignore-not-found")
+        except DeployError:
+            return False
+        if not out:
+            return False
+        found, version = _data_and_version(out, self.where)
+        if found != data:
+            return False
+        self._data, self._version = found, version
+        return True
 
     # -- the lease -------------------------------------------------------------------------------------------
     def _lease(self) -> str:

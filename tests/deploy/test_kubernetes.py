@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from ml.deploy import configmap_state, http
-from ml.deploy.configmap_state import LOCK_KEY, STATE_KEY
+from ml.deploy.configmap_state import LOCK_KEY, STATE_KEY, ConfigMapStateStore
+from ml.deploy.errors import DeployError
 from ml.deploy.kubernetes import KubernetesBackend, KubernetesSettings
 from ml.deploy.state import DeployState
 from tests.conftest import REPO, assert_ok, assert_one_line_error, run_script, script_env
@@ -470,6 +471,57 @@ def test_the_lease_is_renewed_through_a_long_step_and_the_deploy_still_writes_af
         store.save(DeployState(live="blue"))   # on the version the renewer wrote
         saved = renewed_at()
         assert wait_until(lambda: renewed_at() != saved, 5)  # the renewer goes on from the version the save wrote
+        store.save(DeployState(live="green"))
+    assert cluster.deploy_state()["live"] == "green" and LOCK_KEY not in cluster.config_map()
+
+
+def answer_lost_once(backend: KubernetesBackend, verb: str):
+    """backend.kubectl, except that the first `verb` is applied and then fails as a kubectl timeout does: the API
+    server took the write, its answer never came back."""
+    lost = []
+
+    def kubectl(*args: str, **kwargs) -> str:
+        out = backend.kubectl(*args, **kwargs)
+        if args[0] == verb and not lost:
+            lost.append(args)
+            raise DeployError(f"`kubectl {' '.join(args)}` did not finish within 60 s")
+        return out
+
+    return kubectl, lost
+
+
+def test_a_save_whose_answer_was_lost_is_its_own_write_not_another_deploys(cluster, monkeypatch, tmp_path):
+    """The ConfigMap then holds what this deploy wrote, at a resourceVersion it never saw: the save succeeded, and the
+    next one goes on from it instead of failing as if another deploy had written."""
+    for key, value in cluster.fake_env.items():
+        monkeypatch.setenv(key, value)
+    backend = KubernetesBackend(KubernetesSettings(namespace="ml"))
+    kubectl, lost = answer_lost_once(backend, "replace")
+    store = ConfigMapStateStore(kubectl, backend.state_config_map, "model", tmp_path / "runner")
+    with store.lock(0, print):
+        store.save(DeployState(live="blue"))
+        assert lost and cluster.deploy_state()["live"] == "blue"
+        store.save(DeployState(live="green"))
+    assert cluster.deploy_state()["live"] == "green" and LOCK_KEY not in cluster.config_map()
+
+
+def test_a_renewal_whose_answer_was_lost_does_not_stop_the_renewals(cluster, monkeypatch, tmp_path):
+    """Taken for another deploy's write, the renewer's own would end the renewals: the lease would run out in the
+    middle of the deploy, and the next deploy take over while this one still switches traffic."""
+    for key, value in cluster.fake_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(configmap_state, "RENEW_SECONDS", 0.3)
+    backend = KubernetesBackend(KubernetesSettings(namespace="ml"))
+    kubectl, lost = answer_lost_once(backend, "replace")  # the lease is taken by `create`: the first renewal's
+    store = ConfigMapStateStore(kubectl, backend.state_config_map, "model", tmp_path / "runner")
+
+    def renewed_at() -> str:
+        return json.loads(cluster.config_map()[LOCK_KEY])["renewed_at"]
+
+    with store.lock(0, print):
+        assert wait_until(lambda: bool(lost), 5)
+        after_lost = renewed_at()
+        assert wait_until(lambda: renewed_at() != after_lost, 5)
         store.save(DeployState(live="green"))
     assert cluster.deploy_state()["live"] == "green" and LOCK_KEY not in cluster.config_map()
 
