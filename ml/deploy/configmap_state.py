@@ -96,7 +96,7 @@ class ConfigMapStateStore(StateStore):
 
     def holder(self) -> str | None:
         lease = _lease_of(self._current(), self.where)
-        if not lease or _age(lease) >= float(lease.get("seconds", LEASE_SECONDS)):
+        if not lease or _age(lease) >= lease["seconds"]:
             return None
         return f"{lease.get('pid')} on {lease.get('host')}"
 
@@ -197,6 +197,7 @@ def _lease_of(data: dict[str, str], where: str) -> dict[str, Any] | None:
     try:
         lease = json.loads(data[LOCK_KEY])
         datetime.fromisoformat(lease["renewed_at"])
+        lease["seconds"] = float(lease.get("seconds", LEASE_SECONDS))
     except (ValueError, KeyError, TypeError) as exc:
         raise DeployError(f"{where}: unreadable {LOCK_KEY} ({exc}); fix or delete that key") from None
     return lease

@@ -390,6 +390,17 @@ def test_a_killed_deploy_holds_the_lock_until_its_lease_runs_out_then_the_next_r
     assert cluster.answering() == "v8"
 
 
+@pytest.mark.parametrize("lease", [
+    {"pid": 1, "host": "h"},
+    {"pid": 1, "host": "h", "renewed_at": "2020-01-01T00:00:00.000+00:00", "seconds": "soon"},
+    {"pid": 1, "host": "h", "renewed_at": "2020-01-01T00:00:00.000+00:00", "seconds": None},
+], ids=["no-renewed-at", "seconds-not-a-number", "seconds-null"])
+def test_an_unreadable_lease_is_one_line_naming_it(cluster, lease):
+    cluster.edit_config_map(**{LOCK_KEY: json.dumps(lease)})
+    assert_one_line_error(cluster.run("status"), f"configmap/model-deploy-state: unreadable {LOCK_KEY}",
+                          "fix or delete that key")
+
+
 def test_a_state_directory_from_before_is_moved_to_the_cluster_once(cluster, tmp_path):
     deployed_v7_then_v8(cluster)
     before = cluster.deploy_state()
