@@ -304,3 +304,49 @@ def test_status_on_a_hosted_runner_warns_that_the_state_in_its_workspace_is_lost
     self_hosted = assert_ok(run_script("deploy.py", "status", "--state-dir", ".deploy", cwd=workspace,
                                        env=script_env(**{**hosted, "RUNNER_ENVIRONMENT": "self-hosted"})))
     assert "::warning" not in outside.stdout + self_hosted.stdout
+
+
+@pytest.mark.parametrize("template", ["edge", "router"])
+def test_a_large_answer_to_a_slow_client_reaches_it_whole(tmp_path, template):
+    """An answer bigger than nginx's buffers and the socket's, to a client that reads slowly, would be spilled to a
+    temp file, which nginx's workers cannot open when it runs as root (they run as nobody, outside the state
+    directory's owner): the client got it cut short. nginx passes it as the client reads instead."""
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.deploy.bundles import free_ports
+
+    body = b"x" * 8_000_000
+
+    class Upstream(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    port = free_ports(1)[0]
+    nginx = Nginx(tmp_path / template, template, port, router_port=upstream.server_address[1], shutdown_timeout=2)
+    nginx.ensure_include("blue", upstream.server_address[1])
+    nginx.ensure_running()
+    try:
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.connect(("127.0.0.1", port))
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            time.sleep(1)  # a slow client: nginx has long filled its buffers
+            client.settimeout(30)
+            received = b""
+            while chunk := client.recv(1 << 16):
+                received += chunk
+    finally:
+        nginx.stop()
+        upstream.shutdown()
+    assert received.startswith(b"HTTP/1.1 200")
+    assert len(received.partition(b"\r\n\r\n")[2]) == len(body), (nginx.prefix / "error.log").read_text()[-300:]
