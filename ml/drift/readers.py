@@ -46,7 +46,6 @@ CSV_NUMBER = rf"^[ \t]*{NUMBER}[ \t]*$"
 KEPT_AS_WRITTEN = rf"^(0|-?[1-9]\d*|[ \t]*{ZERO_PADDED}.*)$"  # named as they are, or zero-padded codes
 
 
-
 def data_suffix(name: str) -> str | None:
     """The file ending iter_batches reads a file by (.csv.gz, .parquet, .jsonl…), lower-cased, or None."""
     lowered = name.lower()

@@ -224,7 +224,6 @@ def test_a_params_file_in_another_encoding_is_one_line(tmp_path) -> None:
         load_params(path)
 
 
-
 def test_numbers_in_exponent_form_are_numbers_as_dvc_reads_them(tmp_path) -> None:
     """`1e-3` is a number to YAML 1.2 (and `dvc params diff`), text to PyYAML's YAML 1.1: params.yaml means the
     number, and a quoted "1e5" category value stays text."""

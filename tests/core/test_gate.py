@@ -222,7 +222,6 @@ def test_a_relative_guardrail_regression_of_exactly_the_tolerance_is_allowed(tmp
     assert decide(deltas(rmse=(10.0, 9.0, -1.5, -0.5), mae=(0.5, 0.78125, 0.1, 0.4)), params).decision == REJECT
 
 
-
 @pytest.mark.parametrize("tolerance, champion, challenger", [
     ("10%", 0.40, 0.44),  # 10% of 0.40 is 0.04000000000000001, 0.44 - 0.40 is 0.040000000000000036
     (0.1, 0.7, 0.8),      # 0.8 - 0.7 is 0.10000000000000009

@@ -382,7 +382,6 @@ def test_a_version_rolled_back_from_is_never_rolled_back_to(with_champion: Works
     assert registry.rollback().version == 1
 
 
-
 def test_a_version_whose_publish_was_killed_before_it_became_champion_is_never_rolled_back_to(
         with_champion: Workspace) -> None:
     """v2's directory went into place, then the publish died before champion.json named it: v1 is still champion,

@@ -346,7 +346,6 @@ def test_small_deltas_and_ci_bounds_keep_three_significant_figures() -> None:
     assert table_row(comment, "| **roc_auc**")[3:5] == ["+0.00012", "[+3e-05, +0.00021]"]
 
 
-
 def test_errors_in_the_millions_read_as_four_significant_figures() -> None:
     comparison = comparison_of(rmse=metric(2.5e99, 1.25e99, -1.5e99, -1e99, "minimize"),
                                mae=metric(123456.25, 999999.5, 0.0, 1.0, "minimize"))

@@ -82,7 +82,6 @@ def test_someone_elses_branch_is_refused_and_left_alone(gh: GitHubStandIn, base:
     assert not [r for r in gh.requests if r.method in ("PATCH", "DELETE")]  # never moved, never deleted
 
 
-
 @pytest.mark.parametrize("refusal", ["actions may not open PRs", "no such base"])
 def test_a_refused_pull_request_takes_its_branch_away_again(gh: GitHubStandIn, base: str, tmp_path: Path,
                                                             refusal: str) -> None:

@@ -179,7 +179,6 @@ def test_a_publish_leaves_the_drafts_of_publishes_in_flight_alone(
     assert all(r["draft"] for r in gh.release_list()) and registry.champion() is None
 
 
-
 def test_in_github_actions_a_draft_of_an_earlier_run_is_abandoned(
         gh: GitHubStandIn, registry: GitHubReleasesRegistry, client: GitHubClient, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,7 +195,6 @@ def test_in_github_actions_a_draft_of_an_earlier_run_is_abandoned(
     assert _publish(registry, tmp_path, 1) == 1
     assert sorted((r["tag_name"], r["draft"]) for r in gh.release_list()) == [("model-v1", False), ("model-v4", True)]
     assert laptop in [r["id"] for r in gh.release_list()]
-
 
 
 class _RivalLandsFirst(GitHubReleasesRegistry):

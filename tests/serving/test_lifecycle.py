@@ -163,7 +163,6 @@ def test_without_model_dir_the_registry_champion_or_a_chosen_version_is_served(t
     assert list(cache.iterdir()) == []  # and removed it on shutdown
 
 
-
 @pytest.mark.parametrize("unsafe", ["world-writable", "another user's, behind a link"])
 def test_a_model_cache_another_user_could_write_to_is_refused(trained, tmp_path, unsafe):
     """Whoever can rename entries in the cache can swap a fetched bundle, metadata and all, before it loads."""

@@ -106,7 +106,6 @@ def test_an_artifact_claiming_another_pr_number_cannot_redirect_the_comment(harn
     assert harness.gh.comments_on(victim) == [] and harness.gh.comments_on(pull) == []
 
 
-
 @pytest.mark.parametrize("number", [True, 0, "7"])
 def test_an_artifact_without_a_pr_number_is_refused_by_its_check(harness, number):
     pull = harness.gh.add_pull(head_sha=HEAD_SHA, head_ref="better-model")["number"]

@@ -102,7 +102,6 @@ def test_fetch_production_data_cli_reports_a_bad_url_in_one_line(tmp_path):
     assert result.output.strip().splitlines() == ["Error: 'ftp://x/y': not an http(s) URL"]
 
 
-
 @pytest.mark.parametrize("served, saved", [
     ("export/batch.csv", "current.csv"),          # a table export keeps its ending: the reader goes by it
     ("export/batch.parquet", "current.parquet"),
