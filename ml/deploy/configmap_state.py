@@ -156,9 +156,15 @@ class ConfigMapStateStore(StateStore):
             data[STATE_KEY] = state_json(parse_state(self.legacy.read_text(encoding="utf-8"), str(self.legacy)))
         with self._mutex:
             self._write({**data, LOCK_KEY: self._lease()})
-        if migrating:
+        if migrating:  # from now on the cluster's state is read, never the file: renaming it is only bookkeeping
             moved = self.legacy.with_name(self.legacy.name + MIGRATED_SUFFIX)
-            self.legacy.rename(moved)
+            try:
+                self.legacy.rename(moved)
+            except OSError as exc:
+                log(f"moved the deploy state from {self.legacy} to {self.where}; could not rename the file to "
+                    f"{moved.name} ({exc.strerror or exc}): delete it, or it is taken over again should {self.where} "
+                    "ever be deleted")
+                return
             log(f"moved the deploy state from {self.legacy} to {self.where} (the file is now {moved.name})")
 
     def _renew_until(self, stop: threading.Event) -> None:

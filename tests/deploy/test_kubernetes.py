@@ -421,6 +421,24 @@ def test_a_state_directory_from_before_is_moved_to_the_cluster_once(cluster, tmp
     assert cluster.answering() == "v8"
 
 
+def test_a_state_file_that_cannot_be_renamed_after_its_move_neither_fails_the_command_nor_keeps_the_lock(
+        cluster, tmp_path):
+    """Once in the cluster the state is read from there only, so the rename is bookkeeping: failing the rollback for it
+    (with the lease already taken and never released) would block every deploy for the lease's 30 s."""
+    deployed_v7_then_v8(cluster)
+    before = cluster.deploy_state()
+    cluster.delete_config_map()
+    old = tmp_path / "self-hosted"
+    old.mkdir()
+    (old / "state.json").write_text(json.dumps(before))
+    (old / "state.json.migrated-to-cluster").mkdir()  # in the way of the rename
+    (old / "state.json.migrated-to-cluster" / "x").touch()
+    run = assert_ok(cluster.run("rollback", runner="self-hosted"))
+    assert "could not rename" in run.stderr and "rolled back to v7 on green" in run.stdout
+    assert LOCK_KEY not in cluster.config_map()
+    assert "rolled back to v8 on blue" in assert_ok(cluster.run("rollback", runner="fresh")).stdout
+
+
 def deployed_v7_then_v8(cluster) -> None:
     """v7 on green, then v8 on blue: both slots recorded by this state file, green the standby."""
     assert_ok(cluster.deploy("model-server:v7"))
