@@ -64,8 +64,8 @@ def propose_pull_request(client: GitHubClient, base_branch: str, base_sha: str, 
             find=lambda: _open_pull_from(client, branch),
         )
     except GitHubError as exc:
-        if exc.status is None or exc.status >= 500:
-            raise  # GitHub may yet show the PR: the branch it would come from stays
+        if exc.status is None or exc.status >= 500 or "already exists" in str(exc):
+            raise  # GitHub has (or may yet show) the PR: the branch it comes from stays, or deleting it closes it
         raise GitHubError(f"{exc}; {_delete_branch(client, branch)}", exc.status) from None
     return ProposedPull(pull["number"], pull.get("html_url"), branch, commit["sha"])
 

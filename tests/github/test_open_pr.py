@@ -109,6 +109,19 @@ def test_a_pull_request_without_an_answer_keeps_its_branch(gh: GitHubStandIn, cl
     assert not [r for r in gh.requests if r.method == "DELETE"]
 
 
+
+def test_a_pull_request_github_has_but_will_not_list_yet_keeps_its_branch(gh: GitHubStandIn, client: GitHubClient,
+                                                                          base: str) -> None:
+    """Made, answer lost, and the list stays stale past every settle window: "already exists" is then an error,
+    but deleting the branch would close the very PR GitHub says it has."""
+    gh.fail("502-after", op="pulls/create")
+    gh.fail("stale-read", op="pulls/list", times=None)
+    with pytest.raises(GitHubError, match="already exists"):
+        _propose(client)
+    assert f"refs/heads/{BRANCH}" in gh.refs and len(_open_pulls(gh)) == 1
+    assert not [r for r in gh.requests if r.method == "DELETE"]
+
+
 def test_dry_run_prints_what_would_be_created_and_only_reads(gh: GitHubStandIn, base: str, tmp_path: Path) -> None:
     for name, content in {**FILES, "README.md": b"# churn\n"}.items():
         (tmp_path / name).write_bytes(content)
