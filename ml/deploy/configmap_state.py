@@ -35,10 +35,11 @@ STATE_KEY = "state.json"
 LOCK_KEY = "lock.json"
 LEASE_SECONDS = 30.0
 RENEW_SECONDS = 10.0
+CALL_SECONDS = 10.0  # per kubectl call on the state: a hung one must end in time for a retry within the lease
 MIGRATED_SUFFIX = ".migrated-to-cluster"
 _LOST_RACE = ("(Conflict)", "(AlreadyExists)")  # kubectl's reasons when another writer got there first
 
-Kubectl = Callable[..., str]  # kubectl(*args, stdin=None) -> stdout; raises DeployError naming the command
+Kubectl = Callable[..., str]  # kubectl(*args, timeout=…, stdin=None) -> stdout; raises DeployError naming it
 
 
 class StateConflict(DeployError):
@@ -107,7 +108,7 @@ class ConfigMapStateStore(StateStore):
         return self._data or {}
 
     def _read(self) -> None:
-        out = self.kubectl("get", "configmap", self.name, "-o", "json", "--ignore-not-found")
+        out = self.kubectl("get", "configmap", self.name, "-o", "json", "--ignore-not-found", timeout=CALL_SECONDS)
         self._data, self._version = _data_and_version(out, self.where) if out else ({}, None)
 
     def _write(self, data: dict[str, str]) -> None:
@@ -119,7 +120,7 @@ class ConfigMapStateStore(StateStore):
         manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
         verb = "create" if self._version is None else "replace"
         try:
-            out = self.kubectl(verb, "-f", "-", "-o", "json", stdin=json.dumps(manifest))
+            out = self.kubectl(verb, "-f", "-", "-o", "json", stdin=json.dumps(manifest), timeout=CALL_SECONDS)
         except DeployError as exc:
             if self._landed(data):
                 return
@@ -133,7 +134,7 @@ class ConfigMapStateStore(StateStore):
         API server applied it): the ConfigMap then holds exactly `data`, our lease and all, at a version we never
         saw. Taken for another deploy's write, it would fail our next save and end the lease's renewals."""
         try:
-            out = self.kubectl("get", "configmap", self.name, "-o", "json", "--ignore-not-found")
+            out = self.kubectl("get", "configmap", self.name, "-o", "json", "--ignore-not-found", timeout=CALL_SECONDS)
         except DeployError:
             return False
         if not out:
