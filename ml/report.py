@@ -49,15 +49,16 @@ def _signed(value: float | None) -> str:
 
 def _cell(value: Any, code: bool = False, limit: int | None = MAX_CELL) -> str:
     """A data value inside a GFM table cell: `|` splits the cell even in a code span, a newline ends the row, and
-    HTML, mentions and autolinks render (outside a code span, where an entity would show literally)."""
-    text = re.sub(r"[\r\n]+", " ", str(value))
+    outside a code span it is prose (where an entity would show literally inside one)."""
+    text = str(value)
     text = text if limit is None or len(text) <= limit else text[:limit - 1] + "…"
-    body = (text if code else defuse(html.escape(text, quote=False))).replace("|", r"\|")
-    return _code_span(body) if code else body
+    return _code_span(text.replace("|", r"\|")) if code else _prose(text)
 
 
 def _code_span(text: str) -> str:
-    """text as inline code: a fence longer than any run of backticks in it, so nothing in it can close the span."""
+    """text as inline code: a fence longer than any run of backticks in it, so nothing in it can close the span,
+    on one line, since a blank line would end it and leave the rest live markdown."""
+    text = re.sub(r"[\r\n]+", " ", text)
     fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"

@@ -288,6 +288,37 @@ def test_mentions_references_and_links_in_quoted_data_are_inert_as_pr_comment_ym
     assert f"@{WJ}org/team and a@{WJ}b.example: see #{WJ}12, GH{WJ}-3, www{WJ}.e.example and http:{WJ}//e" in report
 
 
+def test_markdown_in_invalid_values_is_shown_as_text_so_the_comment_is_posted(workspace: Workspace) -> None:
+    """Bad values the data really has, quoted by validation: a link in a table cell would get the comment refused."""
+    from ml.errors import DataError
+
+    ws = workspace
+    frame = pd.read_csv(ws.data)
+    frame.loc[:2, "contract"] = ["[docs](https://e.example)", "![logo](logo.png)", "**big** _x_"]
+    frame.to_csv(ws.data, index=False)
+    with pytest.raises(DataError, match="contract"):
+        validate_step(params_of(ws), ws.reports)
+    comment, _ = write_pr_reports(ws.reports)
+    comment = comment.read_text()
+
+    assert markdown_problem(comment) is None
+    examples = table_row(comment, "| `contract`")[3]
+    assert r"'\[docs\](https:" + WJ + r"//e.example)'" in examples and r"'!\[logo\](logo.png)'" in examples
+    assert r"'\*\*big\*\* _x_'" in examples
+
+
+def test_a_line_break_in_a_quoted_path_or_target_cannot_end_its_code_span() -> None:
+    """A blank line ends a code span: what follows it would be live markdown."""
+    from ml.report import render_invalid_data_report
+
+    validation = {"ok": False, "data": "data/x\n\n@org/team.csv", "target": "y\r\n\r\n[x](https://e.example)",
+                  "rows": 0, "failures": [], "error": "no rows"}
+    report = render_invalid_data_report(validation, None)
+    assert markdown_problem(report) is None
+    assert "`data/x @org/team.csv`" in report
+    assert "--target 'y [x](https://e.example)' --write`" in report
+
+
 def test_pipes_and_html_in_invalid_data_cells_are_escaped() -> None:
     from ml.report import render_invalid_data_report
 
