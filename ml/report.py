@@ -7,6 +7,7 @@ import json
 import math
 import re
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ _env = Environment(loader=PackageLoader("ml", "templates"), undefined=StrictUnde
                    keep_trailing_newline=True, autoescape=False)
 
 
-MAX_CELL = 120  # characters of one data value in a table: a long label must not eat the comment's size budget
+# Characters of markdown one data value may take: a long or heavily escaped label, or a reason listing thousands
+# of classes, must not push the comment past GitHub's limit (check_artifact.py then refuses it: no comment at all).
+MAX_CELL, MAX_PROSE = 120, 2000
 MAX_PARAMS_ROWS, MAX_CLASSES, MAX_CONFUSIONS, MAX_FAILURES = 50, 20, 20, 50
 
 
@@ -47,12 +50,29 @@ def _signed(value: float | None) -> str:
     return "–" if _missing(value) else signed(value)
 
 
+def _fitted(render: Callable[[str], str], text: str, limit: int | None) -> str:
+    """render(text), or render of its longest prefix (marked …) whose markdown fits in `limit` characters: the text
+    is cut, never the markdown, so no escape, entity, code span or defused mention is split."""
+    shown = render(text)
+    if limit is None or len(shown) <= limit:
+        return shown
+    low, high = 0, len(text) - 1  # the markdown grows with the prefix: bisect for the longest that fits
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if len(render(text[:middle] + "…")) <= limit else (low, middle - 1)
+    return render(text[:low] + "…")
+
+
 def _cell(value: Any, code: bool = False, limit: int | None = MAX_CELL) -> str:
     """A data value inside a GFM table cell: `|` splits the cell even in a code span, a newline ends the row, and
     outside a code span it is prose (where an entity would show literally inside one)."""
-    text = str(value)
-    text = text if limit is None or len(text) <= limit else text[:limit - 1] + "…"
-    return _code_span(text.replace("|", r"\|")) if code else _prose(text)
+    return _fitted(lambda text: _code_span(text.replace("|", r"\|")) if code else _prose(text, None), str(value),
+                   limit)
+
+
+def _code(value: Any, limit: int | None = MAX_CELL) -> str:
+    """A data value (a path) as inline code, outside a table."""
+    return _fitted(_code_span, str(value), limit)
 
 
 def _code_span(text: str) -> str:
@@ -64,12 +84,14 @@ def _code_span(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _prose(value: Any) -> str:
+def _prose(value: Any, limit: int | None = MAX_PROSE) -> str:
     """A sentence of ours that quotes data (a gate reason naming features or labels, a validation error) as one
     line of inert markdown: no line break to start a heading, no HTML, no link, image, mention, emphasis or table
     syntax."""
-    text = html.escape(" ".join(str(value).split()), quote=False)
-    return defuse(re.sub(r"([\\`*\[\]~|])", r"\\\1", text))
+    def inert(text: str) -> str:
+        return defuse(re.sub(r"([\\`*\[\]~|])", r"\\\1", html.escape(text, quote=False)))
+
+    return _fitted(inert, " ".join(str(value).split()), limit)
 
 
 def _significance(metric: dict) -> str:
@@ -142,7 +164,7 @@ _env.globals.update(num=_num, signed=_signed, significance=_significance, param_
                     version_label=_version_label)
 _env.filters["cell"] = _cell
 _env.filters["prose"] = _prose
-_env.filters["code"] = _code_span
+_env.filters["code"] = _code
 
 
 def _ordered_metrics(comparison: dict) -> list[tuple[str, dict]]:

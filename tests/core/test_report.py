@@ -430,6 +430,34 @@ def test_a_huge_report_fits_githubs_limit_and_keeps_its_footer() -> None:
     assert sum(line.startswith("| `class-") for line in comment.splitlines()) == 20
 
 
+# Every character of it is escaped, defused or lengthens a code span's fence: the most markdown per character.
+ESCAPED = "&<|`@a#1*" * 40
+
+
+def test_a_report_whose_every_value_is_long_and_escaped_fits_the_limit_pr_comment_yml_enforces() -> None:
+    """check_artifact.py refuses a comment over MAX_COMMENT_CHARS: the PR would get none at all."""
+    from ml.pr_artifact import MAX_COMMENT_CHARS
+    from ml.report import MAX_CLASSES, MAX_PROSE, render_invalid_data_report, render_pr_report
+
+    comparison = comparison_of()
+    labels = ", ".join(repr(f"class {i}") for i in range(5000))  # a classifier of many classes, relabelled
+    comparison["reasons"] = [f"cannot compare: the class labels changed since the champion was trained (only the "
+                             f"champion has {labels}; only the data has {labels}). A human must decide.", ESCAPED]
+    comparison["params_diff"] = [{"key": f"{ESCAPED}{i}", "champion": ESCAPED, "challenger": [ESCAPED]}
+                                 for i in range(100)]
+    confusion = {"labels": [f"{ESCAPED}{i}" for i in range(MAX_CLASSES)],
+                 "matrix": [[10**6] * MAX_CLASSES] * MAX_CLASSES}
+    comment = render_pr_report(comparison, {**VALID, "data": ESCAPED}, {"confusion_matrix": confusion}, "0" * 40)
+    invalid = render_invalid_data_report({"ok": False, "data": "data/x.csv", "target": "y", "rows": 10, "failures": [
+        {"column": f"{ESCAPED}{i}", "check": ESCAPED, "count": i, "examples": [repr(ESCAPED)] * 5} for i in range(100)],
+        "error": None}, None)
+
+    assert len(comment) <= MAX_COMMENT_CHARS and markdown_problem(comment) is None
+    assert len(invalid) <= MAX_COMMENT_CHARS and markdown_problem(invalid) is None
+    reason = next(line for line in comment.splitlines() if line.startswith("- cannot compare"))
+    assert len(reason) <= MAX_PROSE + 2 and reason.endswith("…") and "'class 99'" in reason
+
+
 def trailing_whitespace(text: str) -> list[str]:
     return [line for line in text.splitlines() if line != line.rstrip()]
 
