@@ -21,12 +21,15 @@ def check_marker(marker: str) -> str:
 
 
 def with_marker(body: str, marker: str) -> str:
-    """The body starting with the marker (prepended unless it already does), cut to fit GitHub's size limit."""
+    """The body starting with the marker (prepended unless it already does), cut to fit GitHub's size limit.
+
+    The cut is at a line break: our reports quote data in code spans, and one cut open would leave the rest of its
+    line live markdown (a mention, a link)."""
     if not body.startswith(marker):
         body = f"{marker}\n{body}"
     if len(body) > MAX_BODY:
         note = "\n\n…(truncated to fit GitHub's limit; the full report is in the workflow artifacts)"
-        body = body[:MAX_BODY - len(note)] + note
+        body = body[:max(body.rfind("\n", 0, MAX_BODY - len(note)), len(marker))] + note
     return body
 
 

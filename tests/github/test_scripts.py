@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ml.github.inert import markdown_problem
 from ml.github.markers import DRIFT_MARKER, PR_REPORT_MARKER
 from tests.conftest import assert_ok, assert_one_line_error, run_script, script_env
 from tests.github.conftest import run_gh
@@ -83,6 +84,24 @@ def test_an_overlong_report_is_cut_to_githubs_limit(gh: GitHubStandIn, tmp_path:
     (comment,) = gh.comments_on(pr["number"])
     assert len(comment["body"]) <= 65536 and comment["body"].startswith(PR_REPORT_MARKER)
     assert "truncated" in comment["body"]
+
+
+def test_an_overlong_report_is_cut_between_lines_so_no_code_span_is_left_open(gh: GitHubStandIn,
+                                                                              tmp_path: Path) -> None:
+    """A many-column drift report quotes what clients sent in code spans: cut inside one, the rest of its line
+    would be a live mention and link on the bot's issue."""
+    pr = gh.add_pull()
+    huge = tmp_path / "huge.md"
+    row = "| `'@org/team [x](https://evil.example)'` | 1 |\n"
+    table = "| value | rows |\n| --- | --- |\n" + row * (70_000 // len(row))
+    assert markdown_problem(table) is None
+    for offset in range(0, len(row), 7):  # wherever GitHub's limit falls within a row
+        huge.write_text("x" * offset + "\n\n" + table, encoding="utf-8")
+        assert_ok(run_gh(gh, "post_pr_comment.py", "--pr", str(pr["number"]), "--body-file", str(huge),
+                         cwd=tmp_path))
+        (comment,) = gh.comments_on(pr["number"])
+        assert len(comment["body"]) <= 65536 and "truncated" in comment["body"]
+        assert markdown_problem(comment["body"]) is None, offset
 
 
 @pytest.mark.parametrize("file", ["ABSOLUTE", "../outside.txt", "sub/../../outside.txt"])
