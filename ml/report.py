@@ -84,12 +84,15 @@ def _code_span(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"[\\`*\[\]~|]|(?<![^\W_])_|_(?![^\W_])")
+
+
 def _prose(value: Any, limit: int | None = MAX_PROSE) -> str:
     """A sentence of ours that quotes data (a gate reason naming features or labels, a validation error) as one
     line of inert markdown: no line break to start a heading, no HTML, no link, image, mention, emphasis or table
-    syntax."""
+    syntax (an underscore inside a word, as in roc_auc, is never emphasis: it is left as written)."""
     def inert(text: str) -> str:
-        return defuse(re.sub(r"([\\`*\[\]~|])", r"\\\1", html.escape(text, quote=False)))
+        return _MARKDOWN_PUNCTUATION.sub(r"\\\g<0>", defuse(html.escape(text, quote=False)))
 
     return _fitted(inert, " ".join(str(value).split()), limit)
 

@@ -304,7 +304,7 @@ def test_markdown_in_invalid_values_is_shown_as_text_so_the_comment_is_posted(wo
     assert markdown_problem(comment) is None
     examples = table_row(comment, "| `contract`")[3]
     assert r"'\[docs\](https:" + WJ + r"//e.example)'" in examples and r"'!\[logo\](logo.png)'" in examples
-    assert r"'\*\*big\*\* _x_'" in examples
+    assert r"'\*\*big\*\* \_x\_'" in examples
 
 
 def test_a_line_break_in_a_quoted_path_or_target_cannot_end_its_code_span() -> None:
