@@ -16,8 +16,9 @@ ALLOWED_TAGS = frozenset({"details", "summary", "sub"})  # what ml/templates use
 FENCES = frozenset({"", "mermaid"})  # GitHub renders some fences (geojson maps, stl models) with fetched content
 WORD_JOINER = "\u2060"
 # What GitHub turns into a link or a notification in text (never inside code): @user, @org/team and e-mail
-# addresses, #1, owner/repo#1 and GH-1 references, and GFM's autolinks (scheme://… and www.…).
-_LIVE = re.compile(r"@(?=\w)|#(?=\d)|:(?=//)|\bwww(?=\.)|\bGH(?=-\d)", re.IGNORECASE)
+# addresses, #1, owner/repo#1 and GH-1 references, and GFM's autolinks (scheme://… and www.…, which an underscore
+# may precede: `x_www.e.example` links).
+_LIVE = re.compile(r"@(?=\w)|#(?=\d)|:(?=//)|(?<![^\W_])(?:www(?=\.)|GH(?=-\d))", re.IGNORECASE)
 # Mermaid diagrams can carry links and callbacks (`click A href "…"`).
 _LIVE_MERMAID = re.compile(r"://|\bclick\b|\bhref\b|<", re.IGNORECASE)
 _PARSER = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])

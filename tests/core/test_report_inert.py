@@ -24,7 +24,7 @@ PIECES = ["user@example.com", "@octocat", "@org/team", "#1", "C#", "owner/repo#1
           "[x](y)", "![i](y.png)", "[x]", "[x]: http://y", "[^1]", "`", "``", "```", "|", "\\|", "\\", "*", "**b**",
           "_i_", "~~s~~", ":", "://", "//", "10%", ":tada:", "😀", "👍🏽", "é", "\u2060", "\u200b", "\u202e", "\t",
           "\n", "\n\n", "\r\n", "# ", "- ", "1. ", "> ", "---", "===", "    ", "$x$", "{{ x }}", "www", "@", "#", "'",
-          '"']
+          '"', "x_www.e.example"]
 
 
 def hostile(rng: random.Random) -> str:
@@ -40,8 +40,8 @@ def json_value(rng: random.Random) -> object:
 
 
 # GitHub's own rules, written apart from ml.github.inert's: a mention, an e-mail, an issue or GH- reference, a URL.
-GITHUB_LIVE = re.compile(r"(?<![\w`])@[a-z0-9]|[\w.+-]@[a-z0-9-]+\.|#\d|\bGH-\d|[a-z][a-z0-9+.-]*://|\bwww\.",
-                         re.IGNORECASE)
+GITHUB_LIVE = re.compile(r"(?<![\w`])@[a-z0-9]|[\w.+-]@[a-z0-9-]+\.|#\d|\bGH-\d|[a-z][a-z0-9+.-]*://"
+                         r"|(?<![^\s*_~(])www\.", re.IGNORECASE)
 ALLOWED_TAGS = {"h2", "h3", "p", "strong", "em", "del", "code", "pre", "ul", "li", "table", "thead", "tbody", "tr",
                 "th", "td", "details", "summary", "sub"}
 
