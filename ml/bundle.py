@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ml.errors import IntegrityError, MLOpsError
-from ml.fileio import sha256_file, staging_dir, write_json_atomic
+from ml.fileio import sha256_file, sha256_stream, staging_dir, write_json_atomic
 
 ARTIFACT = "model.joblib"
 METADATA = "metadata.json"
@@ -82,17 +82,20 @@ def write_metadata(bundle_dir: str | Path, metadata: dict[str, Any]) -> None:
     write_json_atomic(Path(bundle_dir) / METADATA, metadata)
 
 
-def verify_artifact(bundle_dir: str | Path, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Return the metadata once the artifact's sha256 matches it; raise IntegrityError otherwise."""
+def verify_artifact(bundle_dir: str | Path, metadata: dict[str, Any] | None = None,
+                    opened: BinaryIO | None = None) -> dict[str, Any]:
+    """Return the metadata once the artifact's sha256 matches it; raise IntegrityError otherwise.
+
+    opened: the artifact, open, to hash exactly the bytes that will be loaded from it (load_bundle)."""
     bundle_dir = Path(bundle_dir)
     metadata = metadata if metadata is not None else read_metadata(bundle_dir)
     expected = metadata.get("artifact_sha256")
     artifact = bundle_dir / ARTIFACT
     if not expected:
         raise IntegrityError(f"{bundle_dir / METADATA}: no artifact_sha256 recorded; refusing to load")
-    if not artifact.is_file():
+    if opened is None and not artifact.is_file():
         raise IntegrityError(f"{artifact}: missing")
-    actual = sha256_file(artifact)
+    actual = sha256_stream(opened) if opened is not None else sha256_file(artifact)
     if actual != expected:
         raise IntegrityError(
             f"{artifact}: sha256 {actual[:12]}… does not match metadata {expected[:12]}…; refusing to load"
@@ -104,12 +107,20 @@ def load_bundle(bundle_dir: str | Path) -> tuple[Any, dict[str, Any]]:
     """Verify, then load: returns (fitted estimator, metadata)."""
     import joblib  # here, not at the top: validation and reports use this module's names, never joblib
 
-    metadata = verify_artifact(bundle_dir)
-    try:
-        model = joblib.load(Path(bundle_dir) / ARTIFACT)
-    except Exception as exc:  # a verified file that still fails to load: incompatible library versions
-        raise IntegrityError(f"{Path(bundle_dir) / ARTIFACT}: cannot be loaded ({exc.__class__.__name__}: "
-                             f"{exc}); was it saved with other library versions?") from None
+    artifact = Path(bundle_dir) / ARTIFACT
+    metadata = read_metadata(bundle_dir)
+    if not artifact.is_file():
+        verify_artifact(bundle_dir, metadata)  # the error that says what is missing
+    # One open file for the hash and the load: the bytes loaded are the bytes verified, even if the file is
+    # replaced in between.
+    with open(artifact, "rb") as handle:
+        verify_artifact(bundle_dir, metadata, opened=handle)
+        handle.seek(0)
+        try:
+            model = joblib.load(handle)
+        except Exception as exc:  # a verified file that still fails to load: incompatible library versions
+            raise IntegrityError(f"{artifact}: cannot be loaded ({exc.__class__.__name__}: {exc}); was it saved "
+                                 "with other library versions?") from None
     return model, metadata
 
 

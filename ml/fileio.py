@@ -8,14 +8,19 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
+        return sha256_stream(handle, chunk_size)
+
+
+def sha256_stream(handle: BinaryIO, chunk_size: int = 1 << 20) -> str:
+    """The sha256 of what is left to read in an open file."""
+    digest = hashlib.sha256()
+    while chunk := handle.read(chunk_size):
+        digest.update(chunk)
     return digest.hexdigest()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -74,6 +76,30 @@ def test_missing_artifact_or_hash_is_refused(tmp_path: Path, trained_model: Path
     (bundle / ARTIFACT).unlink()
     with pytest.raises(IntegrityError, match="missing"):
         load_bundle(bundle)
+
+
+
+def test_the_bytes_loaded_are_the_bytes_verified_even_if_the_file_is_replaced_between(
+        tmp_path: Path, trained_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone swaps the artifact right after its hash was checked: the load still reads the verified file."""
+    import joblib
+
+    import ml.bundle
+
+    bundle = tmp_path / "model"
+    shutil.copytree(trained_model, bundle)
+    verify = ml.bundle.verify_artifact
+
+    def verify_then_swap(*args, **kwargs):
+        metadata = verify(*args, **kwargs)
+        replacement = tmp_path / "other.joblib"
+        joblib.dump({"not": "the model"}, replacement)
+        os.replace(replacement, bundle / ARTIFACT)
+        return metadata
+
+    monkeypatch.setattr(ml.bundle, "verify_artifact", verify_then_swap)
+    model, _ = load_bundle(bundle)
+    assert hasattr(model, "predict_proba")
 
 
 def test_corrupt_artifact_with_a_matching_hash_is_one_error_not_a_crash(tmp_path: Path, trained_model: Path) -> None:
