@@ -21,7 +21,8 @@ def destination(url: str, out: Path) -> Path:
     suffix = data_suffix(unquote(urlsplit(url).path))
     if suffix is None or out.name.lower().endswith(suffix):
         return out
-    stem = out.name[:-len(data_suffix(out.name) or out.suffix) or None]
+    own = data_suffix(out.name) or out.suffix  # .csv.gz is one ending, not .gz
+    stem = out.name[:len(out.name) - len(own)]
     return out.with_name(stem + suffix)
 
 
